@@ -1,0 +1,286 @@
+"""Publish committed batches to Redis: one MULTI/EXEC per batch, in sequence order.
+
+Inside the one transaction go the stream entries (ids ``<seq>-0``, so a replay cannot add
+an event twice) and every registered projection's writes (the Redis mirror). MULTI/EXEC does
+not roll back a command that fails at EXEC time, so nothing is left that could fail there:
+the stream is WATCHed and its last id checked first (a batch already published is skipped,
+never re-added), and every key a projection writes has its type checked first, a key of
+the wrong type being deleted inside the same transaction before it is written. Errors found
+while queueing (OOM, syntax) make Redis discard the whole transaction.
+
+After EXEC, fan-out handlers (live pages) run once, in the process that applied the batch.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import F
+from django.utils import timezone
+
+from events.models import Batch, Event
+from pizzadelivery.redis import get_redis, key
+
+logger = logging.getLogger(__name__)
+
+MAX_WATCH_RETRIES = 50
+
+
+class PublishError(Exception):
+    """Redis (or the database) could not take the batch now; it stays in the outbox."""
+
+
+@dataclass(frozen=True)
+class PublishedEvent:
+    seq: int
+    id: str
+    type: str
+    correlation_id: str
+    order_id: str | None
+    driver_id: int | None
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+    @classmethod
+    def from_model(cls, event: Event) -> "PublishedEvent":
+        return cls(event.seq, str(event.id), event.type, event.correlation_id,
+                   str(event.order_id) if event.order_id else None, event.driver_id,
+                   event.payload, event.occurred_at)
+
+    def as_stream_fields(self, batch_id: int) -> dict[str, str]:
+        return {
+            "seq": str(self.seq), "id": self.id, "type": self.type, "batch": str(batch_id),
+            "correlation_id": self.correlation_id, "order_id": self.order_id or "",
+            "driver_id": "" if self.driver_id is None else str(self.driver_id),
+            "payload": json.dumps(self.payload, separators=(",", ":")),
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class PublishedBatch:
+    id: int
+    correlation_id: str
+    kind: str
+    events: tuple[PublishedEvent, ...]
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1].seq
+
+    def order_ids(self) -> list[str]:
+        return list(dict.fromkeys(e.order_id for e in self.events if e.order_id))
+
+    def driver_ids(self) -> list[int]:
+        return list(dict.fromkeys(e.driver_id for e in self.events if e.driver_id is not None))
+
+
+class RedisWrites:
+    """Writes a projection wants applied, recorded with the type each key must have."""
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.key_types: dict[str, str] = {}
+
+    def _op(self, name: str, key_name: str, key_type: str | None, *args: Any, **kwargs: Any) -> None:
+        if key_type is not None:
+            self.key_types.setdefault(key_name, key_type)
+        self.ops.append((name, (key_name, *args), kwargs))
+
+    def hset(self, key_name: str, mapping: dict[str, Any]) -> None:
+        self._op("hset", key_name, "hash", mapping=mapping)
+
+    def set(self, key_name: str, value: str, ex: int | None = None) -> None:
+        self._op("set", key_name, "string", value, ex=ex)
+
+    def delete(self, key_name: str) -> None:
+        self._op("delete", key_name, None)
+
+    def zadd(self, key_name: str, mapping: dict[str, float]) -> None:
+        self._op("zadd", key_name, "zset", mapping)
+
+    def zrem(self, key_name: str, *members: str) -> None:
+        self._op("zrem", key_name, "zset", *members)
+
+    def sadd(self, key_name: str, *members: str) -> None:
+        self._op("sadd", key_name, "set", *members)
+
+    def srem(self, key_name: str, *members: str) -> None:
+        self._op("srem", key_name, "set", *members)
+
+    def geoadd(self, key_name: str, lng: float, lat: float, member: str) -> None:
+        self._op("geoadd", key_name, "zset", (lng, lat, member))
+
+    def apply(self, pipe: redis.client.Pipeline, wrong_type_keys: set[str]) -> None:
+        for key_name in wrong_type_keys:
+            pipe.delete(key_name)
+        for name, args, kwargs in self.ops:
+            getattr(pipe, name)(*args, **kwargs)
+
+
+Projection = Callable[[PublishedBatch, RedisWrites], None]
+Rebuild = Callable[[RedisWrites], None]
+Fanout = Callable[[PublishedBatch], None]
+
+_projections: list[Projection] = []
+_rebuilds: list[Rebuild] = []
+_fanouts: list[Fanout] = []
+
+
+def register_projection(project: Projection, *, rebuild: Rebuild, prefix: str) -> None:
+    """A projection keeps part of the Redis mirror; ``rebuild`` recreates all of it from the
+    database, and ``prefix`` names the keys it owns (deleted before a rebuild)."""
+    if project not in _projections:
+        _projections.append(project)
+        _rebuilds.append(rebuild)
+        _mirror_prefixes.append(prefix)
+
+
+def register_fanout(fanout: Fanout) -> None:
+    if fanout not in _fanouts:
+        _fanouts.append(fanout)
+
+
+_mirror_prefixes: list[str] = []
+
+
+def stream_key() -> str:
+    return key("events")
+
+
+def mirror_ready_key() -> str:
+    return key("mirror", "ready")
+
+
+def last_stream_seq(client: redis.Redis | redis.client.Pipeline) -> int:
+    try:
+        info = client.xinfo_stream(stream_key())
+    except redis.ResponseError:  # no such key: nothing published since Redis started empty
+        return 0
+    return int(str(info["last-generated-id"]).split("-")[0])
+
+
+def _wrong_types(client: redis.Redis, writes: RedisWrites) -> set[str]:
+    if not writes.key_types:
+        return set()
+    names = list(writes.key_types)
+    with client.pipeline(transaction=False) as reader:
+        for name in names:
+            reader.type(name)
+        found = reader.execute()
+    return {name for name, kind in zip(names, found) if kind not in ("none", writes.key_types[name])}
+
+
+def _watched_transaction(client: redis.Redis, extra_watch: list[str],
+                         build: Callable[[redis.client.Pipeline], bool]) -> bool:
+    """Run ``build`` under WATCH of the stream and queue its writes in one MULTI/EXEC.
+
+    ``build`` returns False when there is nothing to do. Retried while another writer
+    touches the watched keys between our checks and EXEC."""
+    for _ in range(MAX_WATCH_RETRIES):
+        with client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(stream_key(), *extra_watch)
+                if not build(pipe):
+                    return False
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue
+    raise PublishError("too much contention on the event stream")
+
+
+def _publish_one(client: redis.Redis, published: PublishedBatch) -> bool:
+    writes = RedisWrites()
+    for project in _projections:
+        project(published, writes)
+
+    def build(pipe: redis.client.Pipeline) -> bool:
+        if last_stream_seq(pipe) >= published.last_seq:
+            return False  # already in the stream: a replay adds nothing
+        wrong = _wrong_types(client, writes)
+        pipe.multi()
+        for event in published.events:
+            pipe.xadd(stream_key(), event.as_stream_fields(published.id), id=f"{event.seq}-0",
+                      maxlen=settings.EVENT_STREAM_MAXLEN, approximate=True)
+        writes.apply(pipe, wrong)
+        return True
+
+    return _watched_transaction(client, list(writes.key_types), build)
+
+
+def load_batches(batches: list[Batch]) -> list[PublishedBatch]:
+    by_batch: dict[int, list[PublishedEvent]] = {b.id: [] for b in batches}
+    for event in Event.objects.filter(batch_id__in=list(by_batch)).order_by("seq"):
+        by_batch[event.batch_id].append(PublishedEvent.from_model(event))
+    return [PublishedBatch(b.id, b.correlation_id, b.kind, tuple(by_batch[b.id]))
+            for b in batches if by_batch[b.id]]
+
+
+def publish_pending(*, up_to: int | None = None, limit: int = 500) -> int:
+    """Publish unpublished batches in order; returns how many this call applied.
+
+    Stops at the first failure so that a later batch never overtakes an earlier one."""
+    client = get_redis()
+    try:
+        pending = Batch.objects.filter(published_at__isnull=True).order_by("id")
+        if up_to is not None:
+            pending = pending.filter(id__lte=up_to)
+        batches = load_batches(list(pending[:limit]))
+    except DatabaseError as exc:
+        raise PublishError(f"database: {exc}") from exc
+    applied = 0
+    for published in batches:
+        try:
+            did_apply = _publish_one(client, published)
+        except (redis.RedisError, OSError) as exc:
+            Batch.objects.filter(pk=published.id).update(
+                publish_attempts=F("publish_attempts") + 1, last_error=str(exc)[:500])
+            raise PublishError(f"redis: {exc}") from exc
+        Batch.objects.filter(pk=published.id, published_at__isnull=True).update(published_at=timezone.now())
+        if did_apply:
+            applied += 1
+            _fan_out(published)
+    return applied
+
+
+def _fan_out(published: PublishedBatch) -> None:
+    for fanout in _fanouts:
+        try:
+            fanout(published)
+        except Exception:  # a live page missing a push resyncs; the batch is published
+            logger.exception("fan-out %s failed for batch %s", getattr(fanout, "__name__", fanout),
+                             published.id)
+
+
+def mirror_ready(client: redis.Redis | None = None) -> bool:
+    client = client or get_redis()
+    return bool(client.exists(mirror_ready_key()))
+
+
+def rebuild_mirror() -> None:
+    """Recreate every projection's keys from the database, atomically with respect to
+    publishing (the stream is watched: a batch published meanwhile makes us start over)."""
+    client = get_redis()
+
+    def build(pipe: redis.client.Pipeline) -> bool:
+        writes = RedisWrites()
+        for rebuild in _rebuilds:
+            rebuild(writes)
+        stale = [name for prefix in _mirror_prefixes
+                 for name in client.scan_iter(match=f"{prefix}*", count=1000)]
+        pipe.multi()
+        for name in stale:
+            pipe.delete(name)
+        writes.apply(pipe, set())
+        pipe.set(mirror_ready_key(), timezone.now().isoformat())
+        return True
+
+    _watched_transaction(client, [], build)

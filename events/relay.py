@@ -1,0 +1,48 @@
+"""The relay: publishes whatever the outbox still holds, and rebuilds the mirror whenever
+Redis comes back empty. One active instance is enough; several are safe (publishing is
+idempotent and ordered by WATCH on the stream)."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+from django.db import close_old_connections
+
+from events.publisher import PublishError, mirror_ready, publish_pending, rebuild_mirror
+from pizzadelivery.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+
+def relay_once() -> int:
+    """One pass: rebuild the mirror if Redis lost it, then publish every pending batch."""
+    client = get_redis()
+    if not mirror_ready(client):
+        logger.info("Redis mirror missing: rebuilding it from the database")
+        rebuild_mirror()
+    published = 0
+    while True:
+        count = publish_pending()
+        published += count
+        if count == 0:
+            return published
+
+
+def run_forever(*, interval: float = 0.5, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    healthy = True
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            published = relay_once()
+            if not healthy:
+                logger.info("Redis is back: relay resumed")
+            healthy = True
+            if published:
+                logger.info("relay published %d batch(es)", published)
+        except (PublishError, redis.RedisError, OSError) as exc:
+            if healthy:
+                logger.warning("relay waiting for Redis: %s", exc)
+            healthy = False
+        stop.wait(interval if healthy else min(2.0, interval * 2))

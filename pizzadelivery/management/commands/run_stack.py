@@ -1,0 +1,77 @@
+"""``make run``: everything a newcomer needs, on embedded defaults, stopped by Ctrl-C."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from events.publisher import rebuild_mirror
+from pizzadelivery.embedded_redis import ensure_embedded_redis
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed demo data, start embedded Redis (unless REDIS_URL), server, relay and simulator."
+
+    def handle(self, *args, **options) -> None:
+        host = os.environ.get("HOST", "127.0.0.1")
+        port = os.environ.get("PORT", "8000")
+        redis_server = ensure_embedded_redis()
+        children: list[subprocess.Popen[bytes]] = []
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            if stopping:
+                return
+            stopping = True
+            self.stdout.write("\nstopping…")
+            for child in children:
+                if child.poll() is None:
+                    child.terminate()
+            for child in children:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            if redis_server is not None:
+                redis_server.stop()
+            self.stdout.write("stopped.")
+
+        signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+        try:
+            call_command("migrate", verbosity=0)
+            call_command("seed_demo")
+            rebuild_mirror()
+            env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
+            manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+            children.append(subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "pizzadelivery.asgi:application", "--host", host,
+                 "--port", port, "--no-access-log", "--log-level", "warning"], env=env, cwd=settings.BASE_DIR))
+            children.append(subprocess.Popen([*manage, "run_relay"], env=env))
+            if os.environ.get("SIMULATE", "1") != "0":
+                children.append(subprocess.Popen([*manage, "simulate"], env=env))
+            base = f"http://{host}:{port}"
+            self.stdout.write(self.style.SUCCESS(
+                f"\npizzadelivery is running\n"
+                f"  storefront   {base}/\n"
+                f"  dashboard    {base}/dashboard/\n"
+                f"  admin        {base}/admin/\n"
+                f"  API docs     {base}/api/docs\n"
+                f"  redis        {settings.REDIS_URL}{' (embedded)' if settings.EMBEDDED_REDIS else ''}\n"
+                f"  database     {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}\n"
+                f"  simulator    {'off (SIMULATE=0)' if os.environ.get('SIMULATE') == '0' else 'on'}\n"
+                f"Ctrl-C stops everything.\n"))
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            failed = [c.args for c in children if c.poll() is not None]
+            self.stderr.write(f"a process stopped unexpectedly: {failed}")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop()

@@ -1,0 +1,37 @@
+"""Root URLs. API paths answer with and without a trailing slash, without a redirect."""
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from events.apis import EventFeedApi
+from pizzadelivery import apis
+
+
+def api(route: str, view, name: str):
+    return re_path(rf"^api/{route}/?$", view, name=name)
+
+
+ID = r"(?P<{}>[^/]+)"
+
+handler400 = "pizzadelivery.errors.bad_request"
+handler403 = "pizzadelivery.errors.permission_denied"
+handler404 = "pizzadelivery.errors.page_not_found"
+handler500 = "pizzadelivery.errors.server_error"
+
+urlpatterns = [
+    api("restaurants", apis.RestaurantListApi.as_view(), "api-restaurants"),
+    api(rf"restaurants/{ID.format('restaurant_id')}/menu", apis.RestaurantMenuApi.as_view(), "api-menu"),
+    api("orders", apis.OrderCreateApi.as_view(), "api-orders"),
+    api(rf"orders/{ID.format('order_id')}", apis.OrderDetailApi.as_view(), "api-order"),
+    api(rf"orders/{ID.format('order_id')}/transition", apis.OrderTransitionApi.as_view(), "api-order-transition"),
+    api("drivers", apis.DriverListApi.as_view(), "api-drivers"),
+    api(rf"drivers/{ID.format('driver_id')}/location", apis.DriverLocationApi.as_view(), "api-driver-location"),
+    api(rf"drivers/{ID.format('driver_id')}/status", apis.DriverStatusApi.as_view(), "api-driver-status"),
+    api("events", EventFeedApi.as_view(), "api-events"),
+    api("schema", SpectacularAPIView.as_view(permission_classes=[]), "api-schema"),
+    api("docs", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]), "api-docs"),
+    path("", include("tracking.urls")),
+    path("", include("statedash.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("pizzadelivery.urls_pages")),
+]

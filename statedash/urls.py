@@ -1,0 +1,2 @@
+app_name = "statedash"
+urlpatterns: list = []

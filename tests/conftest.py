@@ -1,0 +1,197 @@
+"""Fixtures: a real Redis (embedded unless REDIS_URL is set), the real database, API clients."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.cache import caches
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from pizzadelivery.embedded_redis import RedisServer, ensure_embedded_redis
+from pizzadelivery.redis import get_redis
+from tests import factories
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync ORM in async consumer tests
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_server() -> Iterator[None]:
+    started = ensure_embedded_redis()
+    yield
+    if started is not None:
+        started.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis(_redis_server: None) -> Iterator[None]:
+    """Each test starts with an empty Redis: the tests own the Redis database they are given."""
+    get_redis().flushdb()
+    caches["local"].clear()
+    yield
+
+
+@pytest.fixture
+def redis_client():
+    return get_redis()
+
+
+@pytest.fixture
+def mirror(transactional_db):
+    """An (empty) mirror marked ready, so readers take the Redis path."""
+    from events.publisher import rebuild_mirror
+
+    rebuild_mirror()
+
+
+@pytest.fixture
+def staff(transactional_db):
+    return factories.staff_user()
+
+
+@pytest.fixture
+def api(staff) -> APIClient:
+    """An integrator: API token of a staff user."""
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=staff)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def own_redis(tmp_path_factory, settings) -> Iterator[RedisServer]:
+    """A Redis of this test's own, to stop and start for fault injection; the app points at it."""
+    socket_dir = Path(tmp_path_factory.mktemp("r", numbered=True))
+    server = RedisServer(socket_dir / "redis.sock").start()
+    settings.REDIS_URL = server.url
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    settings.CHANNEL_LAYERS = {"default": {**settings.CHANNEL_LAYERS["default"],
+                                           "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"],
+                                                      "hosts": [server.url]}}}
+    yield server
+    server.stop()
+
+
+# --- a real server and a real browser ---------------------------------------------------
+
+def _database_url_for_subprocess() -> str:
+    from django.db import connection
+
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    auth = params["USER"] + (f":{params['PASSWORD']}" if params.get("PASSWORD") else "")
+    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """uvicorn serving pizzadelivery.asgi (HTTP and WebSockets) on the test database."""
+
+    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_env = extra_env or {}
+        self.process = None
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "DATABASE_URL": _database_url_for_subprocess(), "REDIS_URL": settings.REDIS_URL,
+               "DJANGO_SETTINGS_MODULE": "pizzadelivery.settings", "RATELIMIT_ENABLE": "0",
+               "PYTHONPATH": str(Path(settings.BASE_DIR))}
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> "LiveServer":
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "pizzadelivery.asgi:application", "--host", "127.0.0.1",
+             "--port", str(self.port), "--no-access-log", "--log-level", "warning"],
+            cwd=settings.BASE_DIR, env=self.env())
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/restaurants", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:
+                self.process.kill()
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def live_server_session(django_db_setup, django_db_blocker, _redis_server) -> Iterator[LiveServer]:
+    server = LiveServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live(live_server_session, transactional_db) -> LiveServer:
+    """The session's live server, with this test's committed data visible to it."""
+    return live_server_session
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                 "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it where it can)")
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def login_page(page, live: LiveServer, user) -> None:
+    """Log a staff user into the browser through the admin login form."""
+    page.goto(f"{live.url}/admin/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live.url}/admin/")

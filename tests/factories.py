@@ -1,0 +1,77 @@
+"""Test data, built through the same services the product uses."""
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+
+from pizzadelivery import services
+from pizzadelivery.models import Driver, MenuItem, Order, Restaurant
+
+_counter = itertools.count(1)
+
+CITY = (52.5200, 13.4050)  # Berlin Mitte
+
+
+def restaurant(**overrides: object) -> Restaurant:
+    n = next(_counter)
+    values = {"name": f"Pizzeria {n}", "slug": f"pizzeria-{n}", "address": f"Teststraße {n}, Berlin",
+              "lat": Decimal(f"{CITY[0]:.6f}"), "lng": Decimal(f"{CITY[1]:.6f}"), "prep_minutes": 12}
+    values.update(overrides)
+    return Restaurant.objects.create(**values)
+
+
+def menu_item(restaurant_obj: Restaurant, **overrides: object) -> MenuItem:
+    n = next(_counter)
+    values = {"restaurant": restaurant_obj, "name": f"Pizza {n}", "size": "M", "price": Decimal("9.50")}
+    values.update(overrides)
+    return MenuItem.objects.create(**values)
+
+
+def driver(*, lat: float = CITY[0] + 0.002, lng: float = CITY[1] + 0.002, status: str = "available",
+           **overrides: object) -> Driver:
+    n = next(_counter)
+    values = {"name": f"Driver {n}", "vehicle": "scooter", "status": status,
+              "lat": Decimal(f"{lat:.6f}"), "lng": Decimal(f"{lng:.6f}")}
+    values.update(overrides)
+    return Driver.objects.create(**values)
+
+
+def order(*, restaurant_obj: Restaurant | None = None, quantity: int = 1, lat: float = CITY[0] + 0.01,
+          lng: float = CITY[1] + 0.01, customer_name: str = "Ada Lovelace", address: str = "Torstraße 1",
+          notes: str = "") -> Order:
+    restaurant_obj = restaurant_obj or restaurant()
+    item = restaurant_obj.menu_items.first() or menu_item(restaurant_obj)
+    return services.order_create(restaurant_id=restaurant_obj.id,
+                                 lines=[services.LineInput(item.id, quantity)],
+                                 customer_name=customer_name, customer_phone="+49 30 123456",
+                                 address=address, lat=lat, lng=lng, notes=notes)
+
+
+PATH_TO = {
+    "placed": [],
+    "confirmed": ["confirmed"],
+    "preparing": ["confirmed", "preparing"],
+    "ready": ["confirmed", "preparing", "ready"],
+    "dispatched": ["confirmed", "dispatched"],
+    "out_for_delivery": ["confirmed", "preparing", "ready", "dispatched", "out_for_delivery"],
+    "delivered": ["confirmed", "preparing", "ready", "dispatched", "out_for_delivery", "delivered"],
+    "cancelled": ["cancelled"],
+}
+
+
+def order_at(status: str, *, driver_obj: Driver | None = None, **kwargs: object) -> Order:
+    """An order moved through the services to ``status``."""
+    new = order(**kwargs)
+    for step in PATH_TO[status]:
+        if step == "dispatched":
+            driver_obj = driver_obj or driver()
+            services.order_transition(order_id=new.id, to=step, driver_id=driver_obj.id)
+        else:
+            services.order_transition(order_id=new.id, to=step)
+    return Order.objects.get(pk=new.id)
+
+
+def staff_user(username: str = "staff") -> User:
+    return User.objects.create_user(username=username, password="pw-for-tests-only", is_staff=True)

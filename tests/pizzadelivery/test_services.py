@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from events.models import Event
+from pizzadelivery import services
+from pizzadelivery.errors import DomainError
+from pizzadelivery.models import Driver, Order
+from pizzadelivery.services import InvalidTransition
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STATUSES = ["placed", "confirmed", "preparing", "ready", "dispatched", "out_for_delivery", "delivered",
+            "cancelled"]
+
+# (from, to) pairs that are legal; every other pair must be refused.
+LEGAL = {
+    ("placed", "confirmed"), ("confirmed", "preparing"), ("preparing", "ready"),
+    ("confirmed", "dispatched"), ("preparing", "dispatched"), ("ready", "dispatched"),
+    ("dispatched", "out_for_delivery"),
+    ("out_for_delivery", "delivered"),
+    ("placed", "cancelled"), ("confirmed", "cancelled"), ("preparing", "cancelled"), ("ready", "cancelled"),
+    ("dispatched", "cancelled"),
+    # kitchen keeps moving after an early dispatch
+    ("dispatched", "preparing"), ("dispatched", "ready"),
+}
+
+
+def _legal_for(order: Order, to: str) -> bool:
+    if (order.status, to) not in LEGAL:
+        return False
+    if order.status == "dispatched":
+        if to == "out_for_delivery":
+            return order.kitchen_status == "ready"
+        if to == "preparing":
+            return order.kitchen_status == "confirmed"
+        if to == "ready":
+            return order.kitchen_status == "preparing"
+    return True
+
+
+@pytest.mark.parametrize("start", STATUSES)
+@pytest.mark.parametrize("to", STATUSES)
+def test_every_transition_is_legal_or_refused_without_change(start: str, to: str) -> None:
+    order = factories.order_at(start)
+    expected_legal = _legal_for(order, to)
+    events_before = Event.objects.count()
+    spare = factories.driver()
+    if expected_legal:
+        moved = services.order_transition(order_id=order.id, to=to,
+                                          driver_id=spare.id if to == "dispatched" else None)
+        if start == "dispatched" and to in ("preparing", "ready"):
+            assert (moved.status, moved.kitchen_status) == ("dispatched", to)
+        else:
+            assert moved.status == to
+        assert Event.objects.count() > events_before
+        assert getattr(Order.objects.get(pk=order.id), f"{to}_at") is not None
+    else:
+        before = Order.objects.values().get(pk=order.id)
+        with pytest.raises(InvalidTransition) as refused:
+            services.order_transition(order_id=order.id, to=to,
+                                      driver_id=spare.id if to == "dispatched" else None)
+        assert refused.value.code == "invalid_transition"
+        assert Order.objects.values().get(pk=order.id) == before
+        assert Event.objects.count() == events_before  # a refusal leaves no trace
+
+
+def test_placed_is_never_a_target() -> None:
+    order = factories.order_at("confirmed")
+    with pytest.raises(InvalidTransition):
+        services.order_transition(order_id=order.id, to="placed")
+
+
+def test_early_dispatch_keeps_the_kitchen_visible() -> None:
+    order = factories.order_at("dispatched")
+    assert (order.status, order.kitchen_status) == ("dispatched", "confirmed")
+    services.order_transition(order_id=order.id, to="preparing")
+    order = services.order_transition(order_id=order.id, to="ready")
+    assert (order.status, order.kitchen_status) == ("dispatched", "ready")
+    assert order.preparing_at and order.ready_at
+    not_ready = factories.order_at("dispatched")
+    with pytest.raises(InvalidTransition):
+        services.order_transition(order_id=not_ready.id, to="out_for_delivery")
+
+
+def test_dispatch_without_driver_picks_the_nearest_available() -> None:
+    restaurant = factories.restaurant()
+    far = factories.driver(lat=52.56, lng=13.45)
+    near = factories.driver(lat=52.5205, lng=13.4055)
+    factories.driver(lat=52.5201, lng=13.4051, status="offline")
+    order = factories.order_at("confirmed", restaurant_obj=restaurant)
+    from events.publisher import rebuild_mirror
+
+    rebuild_mirror()
+    moved = services.order_transition(order_id=order.id, to="dispatched")
+    assert moved.driver_id == near.id
+    assert Driver.objects.get(pk=near.id).status == "busy"
+    assert Driver.objects.get(pk=far.id).status == "available"
+
+
+def test_dispatch_with_no_driver_available_is_refused() -> None:
+    order = factories.order_at("confirmed")
+    with pytest.raises(DomainError) as refused:
+        services.order_transition(order_id=order.id, to="dispatched")
+    assert refused.value.code == "no_driver_available"
+    assert Order.objects.get(pk=order.id).status == "confirmed"
+
+
+def test_a_busy_driver_cannot_take_a_second_delivery() -> None:
+    busy = factories.driver()
+    factories.order_at("dispatched", driver_obj=busy)
+    second = factories.order_at("confirmed")
+    with pytest.raises(DomainError) as refused:
+        services.order_transition(order_id=second.id, to="dispatched", driver_id=busy.id)
+    assert refused.value.code == "driver_unavailable"
+
+
+def test_delivery_releases_the_driver_and_records_eta_accuracy() -> None:
+    order = factories.order_at("delivered")
+    assert Driver.objects.get(pk=order.driver_id).status == "available"
+    delivered = Event.objects.get(order_id=order.id, type="order.delivered")
+    assert delivered.payload["eta_predicted"] is not None
+    assert isinstance(delivered.payload["eta_error_seconds"], int)
+    released = Event.objects.get(type="driver.released", driver_id=order.driver_id)
+    assert released.correlation_id == delivered.correlation_id
+
+
+def test_cancelling_a_dispatched_order_releases_the_driver_in_the_same_batch() -> None:
+    order = factories.order_at("dispatched")
+    driver_id = order.driver_id
+    services.order_transition(order_id=order.id, to="cancelled", reason="customer changed mind")
+    assert Driver.objects.get(pk=driver_id).status == "available"
+    cancelled = Event.objects.get(order_id=order.id, type="order.cancelled")
+    released = Event.objects.get(type="driver.released", driver_id=driver_id)
+    assert cancelled.correlation_id == released.correlation_id
+    assert cancelled.payload["previous_status"] == "dispatched"
+
+
+def test_concurrent_transitions_of_one_order_cannot_both_win() -> None:
+    """Row lock on PostgreSQL, the IMMEDIATE write lock on SQLite: one dispatch wins."""
+    order = factories.order_at("confirmed")
+    drivers = [factories.driver(), factories.driver()]
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def dispatch(driver: Driver) -> None:
+        barrier.wait()
+        try:
+            services.order_transition(order_id=order.id, to="dispatched", driver_id=driver.id)
+            results.append("won")
+        except DomainError as exc:
+            results.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatch, args=(d,)) for d in drivers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["invalid_transition", "won"]
+    assert Driver.objects.filter(status="busy").count() == 1
+    assert Event.objects.filter(type="order.dispatched", order_id=order.id).count() == 1
+
+
+def test_order_create_validates_before_storing() -> None:
+    restaurant = factories.restaurant()
+    item = factories.menu_item(restaurant)
+    other = factories.menu_item(factories.restaurant())
+    cases = [
+        ({"lines": []}, "empty_order"),
+        ({"lines": [services.LineInput(item.id, 0)]}, "invalid_quantity"),
+        ({"lines": [services.LineInput(item.id, 51)]}, "invalid_quantity"),
+        ({"lines": [services.LineInput(other.id, 1)]}, "invalid_menu_item"),
+        ({"lat": 95.0}, "invalid_location"),
+        ({"lat": 48.1, "lng": 11.5}, "out_of_delivery_area"),
+    ]
+    for override, code in cases:
+        kwargs = {"restaurant_id": restaurant.id, "lines": [services.LineInput(item.id, 1)],
+                  "customer_name": "A", "customer_phone": "12345", "address": "x", "lat": 52.53, "lng": 13.41}
+        kwargs.update(override)
+        with pytest.raises(DomainError) as refused:
+            services.order_create(**kwargs)
+        assert refused.value.code == code
+    assert Order.objects.count() == 0
+    assert Event.objects.count() == 0
+
+
+def test_order_total_is_exact_decimal() -> None:
+    restaurant = factories.restaurant()
+    item = factories.menu_item(restaurant, price="10.10")
+    order = services.order_create(restaurant_id=restaurant.id, lines=[services.LineInput(item.id, 3)],
+                                  customer_name="A", customer_phone="12345", address="x", lat=52.53, lng=13.41)
+    assert str(Order.objects.get(pk=order.id).total) == "30.30"
