@@ -45,3 +45,46 @@ class RefusingOriginValidator(OriginValidator):
         if self.valid_origin(origin):
             return await self.application(scope, receive, send)
         return await CloseAfterAccept.as_asgi()(scope, receive, send)
+
+
+# --- open sockets, for the health panel ---------------------------------------------------
+# Each server process keeps its own count and mirrors it to one Redis key with a TTL; the
+# health check sums the keys. A process that dies leaves its key until the TTL runs out.
+import os  # noqa: E402
+import socket as _socket  # noqa: E402
+import threading  # noqa: E402
+
+import redis as _redis  # noqa: E402
+
+from pizzadelivery.redis import get_redis, key  # noqa: E402
+
+_open_sockets: dict[str, int] = {}
+_count_lock = threading.Lock()
+SOCKET_COUNT_TTL = 3600
+
+
+def _process_key() -> str:
+    return key("ws", "open", f"{_socket.gethostname()}-{os.getpid()}")
+
+
+def socket_count_changed(kind: str, delta: int) -> None:
+    """Call from a consumer's connect (+1, after accept) and disconnect (-1). Never raises."""
+    with _count_lock:
+        _open_sockets[kind] = max(0, _open_sockets.get(kind, 0) + delta)
+        snapshot = dict(_open_sockets)
+    try:
+        client = get_redis()
+        client.hset(_process_key(), mapping=snapshot)
+        client.expire(_process_key(), SOCKET_COUNT_TTL)
+    except (_redis.RedisError, OSError):
+        pass  # a health figure, not worth failing a socket for
+
+
+def open_socket_counts() -> dict[str, int]:
+    """Open sockets by kind, summed over every server process."""
+    totals: dict[str, int] = {}
+    client = get_redis()
+    for name in client.scan_iter(match=key("ws", "open", "*"), count=500):
+        for kind, count in client.hgetall(name).items():
+            totals[kind] = totals.get(kind, 0) + int(count)
+    return totals
