@@ -45,10 +45,10 @@ class EventType:
 EVENT_TYPES: dict[str, EventType] = {}
 
 
-def _register(name: str, doc: str, *, needs_order: bool = False, needs_driver: bool = False,
+def _register(type_name: str, doc: str, /, *, needs_order: bool = False, needs_driver: bool = False,
               **fields: type | tuple[type, ...]) -> None:
     normalized = {k: v if isinstance(v, tuple) else (v,) for k, v in fields.items()}
-    EVENT_TYPES[name] = EventType(name, doc, normalized, needs_order, needs_driver)
+    EVENT_TYPES[type_name] = EventType(type_name, doc, normalized, needs_order, needs_driver)
 
 
 _ORDER_STAGE = {"code": str, "status": str, "kitchen_status": str}
@@ -72,6 +72,8 @@ _register("driver.assigned", "A driver took an order.", needs_order=True, needs_
 _register("driver.released", "A driver is free again.", needs_driver=True, reason=str)
 _register("driver.location_updated", "A driver reported a position.", needs_driver=True,
           lat=NUMBER, lng=NUMBER, heading=OPTIONAL_NUMBER, speed_kmh=OPTIONAL_NUMBER, reported_at=str)
+_register("driver.registered", "A new driver joined the fleet.", needs_driver=True,
+          name=str, vehicle=str, status=str)
 _register("driver.status_changed", "A driver went on or off shift.", needs_driver=True,
           status=str, previous_status=str)
 _register("delivery.eta_updated", "The estimated arrival moved (by 30 s or more, or at dispatch).",

@@ -139,7 +139,8 @@ def nearest_available_driver_ids(*, lat: float, lng: float, limit: int = 10) -> 
         if mirror_is_ready(client):
             found = client.geosearch(key("m", "drivers", "available"), longitude=lng, latitude=lat,
                                      radius=50, unit="km", sort="ASC", count=limit)
-            return [int(member) for member in found]
+            if found:
+                return [int(member) for member in found]
     except (redis.RedisError, OSError) as exc:
         logger.info("GEOSEARCH unavailable, choosing the driver from the database: %s", exc)
     candidates = Driver.objects.filter(status=Driver.Status.AVAILABLE, lat__isnull=False, lng__isnull=False)

@@ -326,6 +326,29 @@ def driver_location_update(*, driver_id: int, lat: float, lng: float, heading: f
     return driver
 
 
+def driver_register(*, name: str, vehicle: str = Driver.Vehicle.SCOOTER, phone: str = "",
+                    status: str = Driver.Status.OFFLINE, lat: float | None = None,
+                    lng: float | None = None) -> Driver:
+    if status not in (Driver.Status.AVAILABLE, Driver.Status.OFFLINE):
+        raise DomainError("A new driver starts 'available' or 'offline'.", code="invalid_status")
+    if vehicle not in Driver.Vehicle.values:
+        raise DomainError(f"Vehicle is one of {', '.join(Driver.Vehicle.values)}.", code="invalid_vehicle")
+    if (lat is None) != (lng is None):
+        raise DomainError("Give both latitude and longitude, or neither.", code="invalid_location")
+    if lat is not None and lng is not None:
+        _check_coordinates(lat, lng)
+    with batch() as events:
+        driver = Driver.objects.create(
+            name=name, vehicle=vehicle, phone=phone, status=status,
+            lat=Decimal(f"{lat:.6f}") if lat is not None else None,
+            lng=Decimal(f"{lng:.6f}") if lng is not None else None,
+            location_updated_at=timezone.now() if lat is not None else None,
+        )
+        events.add("driver.registered", driver_id=driver.id,
+                   payload={"name": driver.name, "vehicle": driver.vehicle, "status": driver.status})
+    return driver
+
+
 def driver_set_status(*, driver_id: int, status: str) -> Driver:
     if status not in (Driver.Status.AVAILABLE, Driver.Status.OFFLINE):
         raise DomainError("A driver goes 'available' or 'offline'; 'busy' comes with a delivery.",

@@ -32,10 +32,9 @@ def menu_item(restaurant_obj: Restaurant, **overrides: object) -> MenuItem:
 def driver(*, lat: float = CITY[0] + 0.002, lng: float = CITY[1] + 0.002, status: str = "available",
            **overrides: object) -> Driver:
     n = next(_counter)
-    values = {"name": f"Driver {n}", "vehicle": "scooter", "status": status,
-              "lat": Decimal(f"{lat:.6f}"), "lng": Decimal(f"{lng:.6f}")}
+    values = {"name": f"Driver {n}", "vehicle": "scooter", "status": status, "lat": lat, "lng": lng}
     values.update(overrides)
-    return Driver.objects.create(**values)
+    return services.driver_register(**values)
 
 
 def order(*, restaurant_obj: Restaurant | None = None, quantity: int = 1, lat: float = CITY[0] + 0.01,
