@@ -1,0 +1,177 @@
+"""Publishing: one MULTI/EXEC per batch, in order, never twice, nothing lost across Redis faults."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.conf import settings
+
+from events.models import Batch, Event
+from events.publisher import last_stream_seq, publish_pending, rebuild_mirror, stream_key
+from events.relay import relay_once
+from pizzadelivery import services
+from pizzadelivery.redis import get_redis
+from pizzadelivery.selectors import order_key
+from tests import factories
+from tests.mirror_check import mirror_differences
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _stream_seqs() -> list[int]:
+    return [int(entry_id.split("-")[0]) for entry_id, _ in get_redis().xrange(stream_key())]
+
+
+def _db_seqs(**filters: object) -> list[int]:
+    return list(Event.objects.filter(**filters).order_by("seq").values_list("seq", flat=True))
+
+
+def test_a_batch_reaches_redis_as_one_multi_exec(own_redis) -> None:
+    order = factories.order_at("confirmed")
+    factories.driver()
+    rebuild_mirror()
+    monitor_client = get_redis().__class__.from_url(own_redis.url, decode_responses=True)
+    seen: list[str] = []
+    ready = threading.Event()
+
+    def watch() -> None:
+        with monitor_client.monitor() as monitor:
+            ready.set()
+            for command in monitor.listen():
+                seen.append(command["command"])
+                if command["command"] == "EXEC":
+                    return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ready.wait(5)
+    time.sleep(0.1)
+    services.order_transition(order_id=order.id, to="dispatched")
+    watcher.join(5)
+    verbs = [command.split(" ", 1)[0].upper() for command in seen]
+    assert "MULTI" in verbs and verbs[-1] == "EXEC"
+    inside = verbs[verbs.index("MULTI") + 1:-1]
+    assert inside.count("XADD") == 3  # order.dispatched, driver.assigned, delivery.eta_updated
+    assert "HSET" in inside and "GEOADD" not in verbs[:verbs.index("MULTI")]
+    # Nothing of the batch was written outside the transaction.
+    assert not {"XADD", "HSET", "ZADD", "ZREM", "GEOADD", "SADD"} & set(verbs[:verbs.index("MULTI")])
+
+
+def test_a_key_of_the_wrong_type_is_replaced_inside_the_same_transaction(mirror, redis_client) -> None:
+    order = factories.order()
+    redis_client.set(order_key(str(order.id)), "not a hash")
+    services.order_transition(order_id=order.id, to="confirmed")
+    assert redis_client.type(order_key(str(order.id))) == "hash"
+    assert redis_client.hget(order_key(str(order.id)), "status") == "confirmed"
+    assert _stream_seqs() == _db_seqs()
+    assert mirror_differences() == []
+
+
+def test_a_replay_after_a_crash_between_exec_and_marking_adds_nothing(mirror) -> None:
+    order = factories.order()
+    services.order_transition(order_id=order.id, to="confirmed")
+    before = _stream_seqs()
+    # The process died after EXEC, before it could mark the batch published.
+    Batch.objects.update(published_at=None)
+    assert publish_pending() == 0
+    assert _stream_seqs() == before
+    assert not Batch.objects.filter(published_at__isnull=True).exists()
+
+
+def test_redis_stopped_before_publish_then_started_publishes_each_batch_once_in_order(own_redis) -> None:
+    order = factories.order()
+    rebuild_mirror()
+    own_redis.stop()
+    services.order_transition(order_id=order.id, to="confirmed")  # acknowledged while Redis is down
+    services.order_transition(order_id=order.id, to="preparing")
+    second = factories.order()
+    pending = list(Batch.objects.filter(published_at__isnull=True).values_list("id", flat=True))
+    assert len(pending) == 3
+    own_redis.start()  # empty, as a restarted Redis that keeps nothing
+    relay_once()
+    assert not Batch.objects.filter(published_at__isnull=True).exists()
+    assert _stream_seqs() == _db_seqs(batch_id__in=pending)
+    assert mirror_differences() == []
+    assert get_redis().hget(order_key(str(second.id)), "status") == "placed"
+    relay_once()
+    assert _stream_seqs() == _db_seqs(batch_id__in=pending)  # a second pass duplicates nothing
+
+
+def test_redis_killed_between_two_batches(own_redis) -> None:
+    order = factories.order()
+    rebuild_mirror()
+    services.order_transition(order_id=order.id, to="confirmed")
+    own_redis.kill()
+    services.order_transition(order_id=order.id, to="preparing")
+    late = Batch.objects.get(published_at__isnull=True)
+    own_redis.start()
+    relay_once()
+    assert _stream_seqs() == _db_seqs(batch_id=late.id)
+    assert mirror_differences() == []
+    assert get_redis().hget(order_key(str(order.id)), "status") == "preparing"
+
+
+def test_mirror_equals_database_after_each_change_and_after_flushall_rebuild(mirror, redis_client) -> None:
+    order = factories.order()
+    factories.driver()
+    for step in ["confirmed", "preparing", "dispatched", "ready", "out_for_delivery", "delivered"]:
+        services.order_transition(order_id=order.id, to=step)
+        assert mirror_differences() == [], step
+    cancelled = factories.order_at("dispatched")
+    services.order_transition(order_id=cancelled.id, to="cancelled")
+    assert mirror_differences() == []
+    redis_client.flushall()
+    from django.core.management import call_command
+
+    call_command("rebuild_mirror")
+    assert mirror_differences() == []
+
+
+WORKER = """
+import sys, django
+django.setup()
+from pizzadelivery import services
+for order_id in sys.argv[1:]:
+    for step in ("confirmed", "preparing", "ready"):
+        services.order_transition(order_id=order_id, to=step)
+"""
+
+
+def test_two_processes_dispatching_concurrently_give_one_gapless_order(mirror, redis_client) -> None:
+    from tests.conftest import _database_url_for_subprocess
+
+    orders = [factories.order() for _ in range(8)]
+    start_seq = last_stream_seq(redis_client)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pizzadelivery.settings", "REDIS_URL": settings.REDIS_URL,
+           "DATABASE_URL": _database_url_for_subprocess(), "PYTHONPATH": str(settings.BASE_DIR)}
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def consume() -> None:
+        reader = get_redis().__class__.from_url(settings.REDIS_URL, decode_responses=True)
+        last = f"{start_seq}-0"
+        while not stop.is_set() or len(seen) < 48:
+            for _stream, entries in reader.xread({stream_key(): last}, block=200) or []:
+                for entry_id, _ in entries:
+                    seen.append(int(entry_id.split("-")[0]))
+                    last = entry_id
+            if stop.is_set() and not reader.xread({stream_key(): last}, block=50):
+                break
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, *[str(o.id) for o in half]], env=env,
+                                cwd=settings.BASE_DIR)
+               for half in (orders[:4], orders[4:])]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    stop.set()
+    consumer.join(10)
+    db = _db_seqs(seq__gt=start_seq)
+    assert len(db) == 8 * 3
+    assert db == list(range(db[0], db[0] + len(db)))  # one total order, no gaps
+    assert seen == db  # the consumer saw every event once, in order
+    assert mirror_differences() == []
