@@ -1,0 +1,215 @@
+"""The marketplace API: status codes and bodies of every operation, as DESIGN.md fixes them."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from events.models import Event
+from pizzadelivery.models import Driver, Order
+from pizzadelivery.tokens import tracking_token_for
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def order_body(restaurant, item, /, **overrides):
+    body = {"restaurant": restaurant.id, "items": [{"menu_item": item.id, "quantity": 2}],
+            "customer": {"name": "Ada Lovelace", "phone": "+49 30 1234567"},
+            "delivery_address": {"text": "Torstraße 1", "lat": 52.53, "lng": 13.41}}
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def shop():
+    restaurant = factories.restaurant()
+    return restaurant, factories.menu_item(restaurant, price="8.90")
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["error"] == code and body["detail"], body
+    return body
+
+
+def test_restaurants_and_menu_are_public(anon, shop) -> None:
+    restaurant, item = shop
+    listed = anon.get("/api/restaurants").json()["results"]
+    assert listed[0] == {"id": restaurant.id, "slug": restaurant.slug, "name": restaurant.name,
+                         "address": restaurant.address, "description": "",
+                         "location": {"lat": float(restaurant.lat), "lng": float(restaurant.lng)},
+                         "open": True, "prep_minutes": 12}
+    menu = anon.get(f"/api/restaurants/{restaurant.id}/menu/").json()
+    assert menu["results"][0]["id"] == item.id and menu["results"][0]["price"] == "8.90"
+    assert_error(anon.get("/api/restaurants/999999/menu"), 404, "restaurant_not_found")
+    assert_error(anon.get("/api/restaurants/abc/menu"), 400, "invalid_restaurant_id")
+
+
+def test_create_order(api, shop) -> None:
+    restaurant, item = shop
+    response = api.post("/api/orders", order_body(restaurant, item), format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert uuid.UUID(body["id"]) and body["code"].startswith("PZ-")
+    assert body["status"] == "placed" and body["total"] == "17.80"
+    assert f"/track/{tracking_token_for(body['id'])}/" in body["tracking_url"]
+    assert Event.objects.filter(type="order.placed", order_id=body["id"]).exists()
+
+
+@pytest.mark.parametrize("override, code", [
+    ({"items": []}, "invalid_input"),
+    ({"items": [{"menu_item": 1, "quantity": 0}]}, "invalid_input"),
+    ({"items": [{"menu_item": 1, "quantity": 10**9}]}, "invalid_input"),
+    ({"items": [{"menu_item": "1", "quantity": 1}]}, "invalid_input"),
+    ({"items": [{"menu_item": True, "quantity": 1}]}, "invalid_input"),
+    ({"restaurant": "1; DROP TABLE orders"}, "invalid_input"),
+    ({"restaurant": 10**30}, "invalid_input"),
+    ({"delivery_address": {"text": "x", "lat": 91, "lng": 0}}, "invalid_input"),
+    ({"delivery_address": {"text": "x", "lat": "NaN", "lng": 0}}, "invalid_input"),
+    ({"delivery_address": {"text": "x" * 1000, "lat": 52.5, "lng": 13.4}}, "invalid_input"),
+    ({"customer": {"name": "A", "phone": "<script>"}}, "invalid_input"),
+    ({"customer": "Ada"}, "invalid_input"),
+])
+def test_create_order_rejects_bad_input_and_changes_nothing(api, shop, override, code) -> None:
+    restaurant, item = shop
+    assert_error(api.post("/api/orders", order_body(restaurant, item, **override), format="json"), 400, code)
+    assert not Order.objects.exists()
+
+
+def test_create_order_domain_refusals(api, shop) -> None:
+    restaurant, item = shop
+    assert_error(api.post("/api/orders", order_body(restaurant, item, restaurant=999999), format="json"),
+                 404, "restaurant_not_found")
+    far = {"text": "Munich", "lat": 48.13, "lng": 11.58}
+    assert_error(api.post("/api/orders", order_body(restaurant, item, delivery_address=far), format="json"),
+                 400, "out_of_delivery_area")
+    restaurant.is_open = False
+    restaurant.save()
+    assert_error(api.post("/api/orders", order_body(restaurant, item), format="json"), 409, "restaurant_closed")
+    assert not Order.objects.exists()
+
+
+def test_malformed_json_and_wrong_media_type(api) -> None:
+    assert_error(api.post("/api/orders", "{not json", content_type="application/json"), 400, "malformed_request")
+    assert_error(api.post("/api/orders", "a=1", content_type="application/x-www-form-urlencoded"), 415,
+                 "unsupported_media_type")
+
+
+def test_order_api_needs_an_integrator_or_staff(anon, shop) -> None:
+    restaurant, item = shop
+    assert anon.post("/api/orders", order_body(restaurant, item), format="json").status_code in (401, 403)
+    anon.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert_error(anon.post("/api/orders", order_body(restaurant, item), format="json"), 401, "authentication_failed")
+
+
+def test_order_detail_access(api, anon) -> None:
+    order = factories.order()
+    other = factories.order()
+    assert api.get(f"/api/orders/{order.id}").json()["code"] == order.code
+    assert anon.get(f"/api/orders/{order.id}?token={tracking_token_for(order.id)}").status_code == 200
+    assert_error(anon.get(f"/api/orders/{order.id}?token={tracking_token_for(other.id)}"), 403, "invalid_token")
+    assert_error(anon.get(f"/api/orders/{order.id}?token=forged"), 403, "invalid_token")
+    assert_error(anon.get(f"/api/orders/{order.id}"), 401, "not_authenticated")
+    assert_error(api.get(f"/api/orders/{uuid.uuid4()}"), 404, "order_not_found")
+    assert_error(api.get("/api/orders/' OR 1=1 --"), 400, "invalid_order_id")
+
+
+def test_transitions_through_the_api(api) -> None:
+    order = factories.order()
+    driver = factories.driver()
+    assert_error(api.post(f"/api/orders/{order.id}/transition", {"to": "delivered"}, format="json"),
+                 409, "invalid_transition")
+    assert api.post(f"/api/orders/{order.id}/transition/", {"to": "confirmed"}, format="json").status_code == 200
+    response = api.post(f"/api/orders/{order.id}/transition", {"to": "dispatched", "driver_id": driver.id},
+                        format="json", HTTP_X_CORRELATION_ID="corr-api-1")
+    assert response.status_code == 200 and response.json()["driver_id"] == driver.id
+    assert response["X-Correlation-ID"] == "corr-api-1"
+    assert set(Event.objects.filter(correlation_id="corr-api-1").values_list("type", flat=True)) == {
+        "order.dispatched", "driver.assigned", "delivery.eta_updated"}
+    assert_error(api.post(f"/api/orders/{order.id}/transition", {"to": "teleported"}, format="json"),
+                 400, "invalid_input")
+    assert_error(api.post(f"/api/orders/{uuid.uuid4()}/transition", {"to": "confirmed"}, format="json"),
+                 404, "order_not_found")
+    second = factories.order_at("confirmed")
+    assert_error(api.post(f"/api/orders/{second.id}/transition", {"to": "dispatched", "driver_id": driver.id},
+                          format="json"), 409, "driver_unavailable")
+
+
+def test_a_bad_correlation_id_is_replaced(api) -> None:
+    response = api.get("/api/restaurants", HTTP_X_CORRELATION_ID="bad id with spaces " * 5)
+    assert response["X-Correlation-ID"] and " " not in response["X-Correlation-ID"]
+
+
+def test_drivers_and_location_updates(api) -> None:
+    driver = factories.driver()
+    order = factories.order_at("dispatched", driver_obj=driver)
+    listed = {d["id"]: d for d in api.get("/api/drivers").json()["results"]}
+    assert listed[driver.id]["current_assignment"]["order_id"] == str(order.id)
+    response = api.post(f"/api/drivers/{driver.id}/location", {"lat": 52.521, "lng": 13.406, "heading": 45},
+                        format="json")
+    assert response.status_code in (200, 202)
+    assert response.json()["location"]["lat"] == 52.521
+    for bad in ({"lat": 123, "lng": 0}, {"lat": 0, "lng": -181}, {"lat": "NaN", "lng": 0},
+                {"lat": True, "lng": 0}, {"lat": 1}, {"lat": 1, "lng": 1, "heading": 400}):
+        assert_error(api.post(f"/api/drivers/{driver.id}/location", bad, format="json"), 400, "invalid_input")
+    assert str(Driver.objects.get(pk=driver.id).lat) == "52.521000"  # the bad updates changed nothing
+    assert_error(api.post("/api/drivers/999999/location", {"lat": 1, "lng": 1}, format="json"), 404,
+                 "driver_not_found")
+    assert_error(api.post("/api/drivers/x/location", {"lat": 1, "lng": 1}, format="json"), 400, "invalid_driver_id")
+
+
+def test_driver_status(api) -> None:
+    driver = factories.driver()
+    assert api.post(f"/api/drivers/{driver.id}/status", {"status": "offline"}, format="json").json()["status"] == "offline"
+    busy = factories.driver()
+    factories.order_at("dispatched", driver_obj=busy)
+    assert_error(api.post(f"/api/drivers/{busy.id}/status", {"status": "offline"}, format="json"), 409, "driver_busy")
+
+
+def test_rate_limits_on_order_creation_and_location(api, shop, settings) -> None:
+    restaurant, item = shop
+    settings.ORDER_CREATE_RATE_LIMIT = "2/m"
+    for _ in range(2):
+        assert api.post("/api/orders", order_body(restaurant, item), format="json").status_code == 201
+    limited = api.post("/api/orders", order_body(restaurant, item), format="json")
+    assert_error(limited, 429, "rate_limited")
+    assert int(limited["Retry-After"]) >= 1
+    assert Order.objects.count() == 2
+
+
+def test_events_feed(api) -> None:
+    order = factories.order_at("preparing")
+    page = api.get(f"/api/events?order_id={order.id}").json()
+    types = [e["type"] for e in page["results"]]
+    assert types == ["order.placed", "order.confirmed", "order.preparing"]
+    assert set(page["results"][0]) >= {"seq", "id", "type", "correlation_id", "order_id", "payload", "occurred_at"}
+    first = api.get("/api/events?limit=2").json()
+    assert len(first["results"]) == 2 and first["next"]
+    rest = api.get(first["next"]).json()
+    assert rest["results"][0]["seq"] > first["results"][-1]["seq"]
+    corr = page["results"][1]["correlation_id"]
+    assert [e["type"] for e in api.get(f"/api/events?correlation_id={corr}").json()["results"]] == ["order.confirmed"]
+    assert_error(api.get("/api/events?after=-1"), 400, "invalid_parameter")
+    assert_error(api.get("/api/events?order_id=nope"), 400, "invalid_order_id")
+    assert_error(api.get("/api/events?limit=100000"), 400, "invalid_parameter")
+
+
+def test_schema_and_docs_are_served_offline(anon) -> None:
+    schema = anon.get("/api/schema", HTTP_ACCEPT="application/json")
+    assert schema.status_code == 200
+    docs = anon.get("/api/docs")
+    assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+    assert b"cdn" not in docs.content.lower()
+
+
+def test_drf_create_token_command(staff) -> None:
+    call_command("drf_create_token", staff.username)
+    assert Token.objects.filter(user=staff).exists()
+
+
+def test_unknown_api_path_is_json_404(anon) -> None:
+    assert_error(anon.get("/api/nothing-here"), 404, "not_found")
