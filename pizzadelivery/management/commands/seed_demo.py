@@ -1,8 +1,27 @@
+"""``python manage.py seed_demo``: Berlin pizzerias, menus, drivers, orders in every status,
+and the ``admin`` superuser. Idempotent: a second run finds everything and changes nothing."""
+from __future__ import annotations
+
 from django.core.management.base import BaseCommand
+
+from pizzadelivery import demo
 
 
 class Command(BaseCommand):
-    help = "Seed demo data (placeholder until the demo data lands)."
+    help = "Seed demo data (idempotent): pizzerias, menus, drivers, orders in every status, admin user."
 
-    def handle(self, *args, **options) -> None:
-        self.stdout.write("no demo data yet")
+    def handle(self, *args: object, **options: object) -> None:
+        report = demo.seed()
+        added = (f"{report.restaurants} pizzerias, {report.menu_items} menu items, {report.drivers} drivers, "
+                 f"{report.orders} orders")
+        if any((report.restaurants, report.menu_items, report.drivers, report.orders)):
+            self.stdout.write(self.style.SUCCESS(f"demo data added: {added}"))
+        else:
+            self.stdout.write("demo data already in place; nothing added")
+        for skipped in report.skipped:
+            self.stderr.write(f"skipped {skipped}")
+        self.stdout.write(
+            f"  admin login  {demo.ADMIN_USERNAME} / {report.admin_password}"
+            f"{'  (new)' if report.admin_created else ''}\n"
+            f"  API token    {report.admin_token}\n"
+            f"  contract     python3 ../shared/contract_check.py http://127.0.0.1:8000 {report.admin_token}")
