@@ -156,7 +156,7 @@ def _update_eta(events: BatchBuilder, order: Order, *, now: datetime, reason: st
 
 
 def _lock_order(order_id: uuid.UUID | str) -> Order:
-    order = (Order.objects.select_for_update().select_related("restaurant", "driver")
+    order = (Order.objects.select_for_update(of=("self",)).select_related("restaurant", "driver")
              .filter(pk=order_id).first())
     if order is None:
         raise _not_found("order", "order_not_found")
@@ -313,7 +313,7 @@ def driver_location_update(*, driver_id: int, lat: float, lng: float, heading: f
         driver.lat, driver.lng = Decimal(f"{lat:.6f}"), Decimal(f"{lng:.6f}")
         driver.heading, driver.speed_kmh, driver.location_updated_at = heading, speed_kmh, now
         driver.save(update_fields=["lat", "lng", "heading", "speed_kmh", "location_updated_at"])
-        order = (Order.objects.select_for_update().select_related("restaurant", "driver")
+        order = (Order.objects.select_for_update(of=("self",)).select_related("restaurant", "driver")
                  .filter(driver=driver, delivery_status__in=["dispatched", "out_for_delivery"]).first())
         events.add("driver.location_updated", driver_id=driver.id, order_id=order.id if order else None,
                    payload={"lat": float(driver.lat), "lng": float(driver.lng), "heading": heading,
