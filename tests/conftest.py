@@ -15,8 +15,6 @@ from pizzadelivery.embedded_redis import RedisServer, ensure_embedded_redis
 from pizzadelivery.redis import get_redis
 from tests import factories
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync ORM in async consumer tests
-
 
 @pytest.fixture(scope="session", autouse=True)
 def _redis_server() -> Iterator[None]:
