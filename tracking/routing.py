@@ -1,3 +1,7 @@
 from django.urls import path
 
-websocket_urlpatterns: list = []
+from tracking.consumers import TrackerConsumer
+
+websocket_urlpatterns = [
+    path("ws/track/<str:token>/", TrackerConsumer.as_asgi()),
+]

@@ -1,9 +1,11 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from django.http import HttpResponse
+from tracking import apis, views
 
 app_name = "tracking"
 
 urlpatterns = [
-    path("track/<str:token>/", lambda request, token: HttpResponse("tracker"), name="tracker"),
+    re_path(r"^api/orders/(?P<order_id>[^/]+)/delivery/?$", apis.OrderDeliveryApi.as_view(), name="api-delivery"),
+    path("track/<str:token>/", views.tracker, name="tracker"),
+    path("track/<str:token>/live/", views.tracker_live, name="tracker-live"),
 ]

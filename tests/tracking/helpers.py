@@ -1,0 +1,38 @@
+"""Small builders for the tracking tests, on top of tests.factories (through the services)."""
+from __future__ import annotations
+
+from pizzadelivery import services
+from pizzadelivery.models import Driver, Order
+from pizzadelivery.tokens import tracking_token_for
+from tests import factories
+
+# The restaurant sits at factories.CITY; the customer about 1.3 km north-east of it.
+SHOP = factories.CITY
+HOME = (factories.CITY[0] + 0.01, factories.CITY[1] + 0.01)
+
+
+def advance(order: Order, *steps: str, driver: Driver | None = None) -> Order:
+    for step in steps:
+        services.order_transition(order_id=order.id, to=step,
+                                  driver_id=driver.id if step == "dispatched" and driver else None)
+    return Order.objects.get(pk=order.id)
+
+
+def ready_then_dispatched(driver: Driver | None = None) -> tuple[Order, Driver]:
+    """Kitchen done first, then a driver: the driver's position is what drives the ETA."""
+    driver = driver or factories.driver()
+    order = advance(factories.order(lat=HOME[0], lng=HOME[1]), "confirmed", "preparing", "ready",
+                    "dispatched", driver=driver)
+    return order, driver
+
+
+def move(driver: Driver, lat: float, lng: float) -> None:
+    services.driver_location_update(driver_id=driver.id, lat=lat, lng=lng)
+
+
+def between(a: tuple[float, float], b: tuple[float, float], fraction: float) -> tuple[float, float]:
+    return a[0] + (b[0] - a[0]) * fraction, a[1] + (b[1] - a[1]) * fraction
+
+
+def token(order: Order) -> str:
+    return tracking_token_for(order.id)

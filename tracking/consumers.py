@@ -1,0 +1,52 @@
+"""The tracker's socket: authenticates by the tracking token, then only forwards fragments."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from pizzadelivery.tokens import order_id_from_token
+from pizzadelivery.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHORIZED, socket_count_changed
+from tracking.selectors import order_exists
+
+SOCKET_KIND = "tracker"
+
+
+def tracker_group(order_id: uuid.UUID | str) -> str:
+    return f"track.{uuid.UUID(str(order_id)).hex}"
+
+
+class TrackerConsumer(AsyncWebsocketConsumer):
+    group: str | None = None
+    last_seq = 0
+
+    async def connect(self) -> None:
+        # Accept first, then close with a 4xxx code: the browser sees why, and htmx's ws
+        # extension does not retry a 4xxx close.
+        await self.accept()
+        order_id = order_id_from_token(self.scope["url_route"]["kwargs"]["token"])
+        if order_id is None:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        if not await database_sync_to_async(order_exists)(order_id):
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.group = tracker_group(order_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await sync_to_async(socket_count_changed)(SOCKET_KIND, +1)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await sync_to_async(socket_count_changed)(SOCKET_KIND, -1)
+
+    async def tracker_fragment(self, message: dict[str, Any]) -> None:
+        """A rendered fragment set from the fan-out. Batches from different publishers can
+        arrive out of order; one older than what this socket already got is stale."""
+        if message["seq"] <= self.last_seq:
+            return
+        self.last_seq = message["seq"]
+        await self.send(text_data=message["html"])

@@ -1,0 +1,255 @@
+"""Delivery state: where an order is on its way to the customer (ETA, progress, driver).
+
+Read from the Redis mirror (the order's and the driver's documents: two round trips and no
+query) with the database behind it when Redis is down. The math below works on those two
+documents only, so the API, the tracker page and the WebSocket fan-out tell the same story.
+"""
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from events.selectors import event_list
+from pizzadelivery import eta
+from pizzadelivery.errors import ApiError
+from pizzadelivery.models import Order, OrderStatus, Restaurant
+from pizzadelivery.selectors import driver_document_get, order_document_get
+from tracking import maps
+
+# The stepper, in lifecycle order. The kitchen and delivery tracks interleave (a driver may be
+# sent while the pizza is in the oven), so "reached" is per step, not "everything before".
+STEP_KEYS = ["placed", "confirmed", "preparing", "ready", "dispatched", "out_for_delivery", "delivered"]
+ON_THE_ROAD = ("dispatched", "out_for_delivery")
+ORDER_KEYS = ("id", "code", "status", "restaurant", "items", "total", "delivery_address")
+# Most recent positions drawn as the path travelled; older ones add nothing visible.
+MAX_PATH_POINTS = 400
+# The out-for-delivery step never shows complete before the handover: the last metres take time.
+MAX_LEG_FRACTION = 0.95
+
+
+def _dt(value: str | None) -> datetime | None:
+    return parse_datetime(value) if value else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _lat_lng(place: dict[str, Any]) -> tuple[float, float]:
+    return float(place["lat"]), float(place["lng"])
+
+
+def has_delivery(order_doc: dict[str, Any]) -> bool:
+    """A driver was sent at some point (dispatched, out, delivered, or cancelled after dispatch)."""
+    return bool(order_doc["timestamps"].get("dispatched"))
+
+
+def driver_position(order_doc: dict[str, Any], driver_doc: dict[str, Any] | None) -> tuple[float, float] | None:
+    """Where the driver is, shared only while this order is on the road: a customer's link must
+    not follow the driver on to the next customer."""
+    if order_doc["status"] not in ON_THE_ROAD or not driver_doc or not driver_doc.get("location"):
+        return None
+    return _lat_lng(driver_doc["location"])
+
+
+def _order_stub(order_doc: dict[str, Any]) -> Order:
+    """An unsaved Order carrying what ``eta.estimate_arrival`` reads, built from the document."""
+    prep_default = Restaurant._meta.get_field("prep_minutes").get_default()
+    place = order_doc["restaurant"]
+    restaurant = Restaurant(lat=place["location"]["lat"], lng=place["location"]["lng"],
+                            prep_minutes=place.get("prep_minutes") or prep_default)
+    stamps = order_doc["timestamps"]
+    return Order(restaurant=restaurant, kitchen_status=order_doc["kitchen_status"],
+                 delivery_status=order_doc.get("delivery_status") or "",
+                 delivery_lat=order_doc["delivery_address"]["lat"],
+                 delivery_lng=order_doc["delivery_address"]["lng"],
+                 **{f"{stage}_at": _dt(stamps.get(stage)) for stage in
+                    ("placed", "confirmed", "preparing", "ready")})
+
+
+def estimated_arrival(order_doc: dict[str, Any], position: tuple[float, float] | None, *,
+                      now: datetime) -> datetime | None:
+    """The ETA the services recorded (recomputed on every move), or, before a driver is sent,
+    what the kitchen time and the distance suggest. None once there is nothing to wait for."""
+    status = order_doc["status"]
+    if status == OrderStatus.CANCELLED:
+        return None
+    recorded = _dt(order_doc["eta"].get("estimated_arrival"))
+    if recorded is not None or status == OrderStatus.DELIVERED:
+        return recorded
+    lat, lng = position if position else (None, None)
+    return eta.estimate_arrival(_order_stub(order_doc), now=now, driver_lat=lat, driver_lng=lng)
+
+
+def eta_block(order_doc: dict[str, Any], arrival: datetime | None, *, now: datetime) -> dict[str, Any]:
+    seconds = None if arrival is None else max(0, round((arrival - now).total_seconds()))
+    if order_doc["status"] == OrderStatus.DELIVERED:
+        seconds = 0
+    block: dict[str, Any] = {
+        "estimated_arrival": _iso(arrival),
+        "minutes_remaining": None if seconds is None else math.ceil(seconds / 60),
+        "seconds_remaining": seconds,
+        "promised_at_dispatch": order_doc["eta"].get("at_dispatch"),
+    }
+    if order_doc["status"] == OrderStatus.DELIVERED:
+        actual = _dt(order_doc["timestamps"]["delivered"])
+        promised = _dt(order_doc["eta"].get("at_dispatch"))
+        block["actual_arrival"] = _iso(actual)
+        # Positive: later than promised at dispatch (what the dashboard's ETA accuracy uses).
+        block["error_seconds"] = round((actual - promised).total_seconds()) if actual and promised else None
+    return block
+
+
+def remaining_distance_m(order_doc: dict[str, Any], position: tuple[float, float] | None) -> int | None:
+    """Road metres the pizza still has to travel (via the shop while the driver heads there)."""
+    status = order_doc["status"]
+    if status == OrderStatus.CANCELLED:
+        return None
+    if status == OrderStatus.DELIVERED:
+        return 0
+    shop = _lat_lng(order_doc["restaurant"]["location"])
+    home = _lat_lng(order_doc["delivery_address"])
+    leg = eta.road_m(*shop, *home)
+    if status == OrderStatus.OUT_FOR_DELIVERY and position:
+        return round(eta.road_m(*position, *home))
+    if status == OrderStatus.DISPATCHED and position:
+        return round(eta.road_m(*position, *shop) + leg)
+    return round(leg)
+
+
+def progress_block(order_doc: dict[str, Any], distance_m: int | None) -> dict[str, Any]:
+    stamps = order_doc["timestamps"]
+    steps = [{"key": key, "label": OrderStatus(key).label, "reached": bool(stamps.get(key)),
+              "reached_at": stamps.get(key)} for key in STEP_KEYS]
+    status = order_doc["status"]
+    if status in STEP_KEYS:
+        current = STEP_KEYS.index(status)
+    else:  # cancelled: where it stopped
+        current = max((i for i, step in enumerate(steps) if step["reached"]), default=0)
+    fraction = 0.0
+    if status == OrderStatus.OUT_FOR_DELIVERY and distance_m is not None:
+        leg = eta.road_m(*_lat_lng(order_doc["restaurant"]["location"]), *_lat_lng(order_doc["delivery_address"]))
+        if leg > 0:
+            fraction = min(MAX_LEG_FRACTION, max(0.0, 1 - distance_m / leg))
+    percent = round(100 * (current + fraction) / (len(STEP_KEYS) - 1))
+    return {"steps": steps, "current_step": current, "percent": percent, "distance_remaining_m": distance_m}
+
+
+def is_arriving(order_doc: dict[str, Any], position: tuple[float, float] | None,
+                seconds_remaining: int | None) -> bool:
+    """About a minute away: judged from the driver's position when known (a late ETA running
+    out does not make a stuck driver "arriving"), else from the ETA."""
+    if order_doc["status"] != OrderStatus.OUT_FOR_DELIVERY:
+        return False
+    if position is not None:
+        drive = eta.travel_time(eta.road_m(*position, *_lat_lng(order_doc["delivery_address"])))
+        return drive.total_seconds() <= eta.ARRIVING_SECONDS
+    return seconds_remaining is not None and seconds_remaining <= eta.ARRIVING_SECONDS
+
+
+def driver_block(order_doc: dict[str, Any], driver_doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not driver_doc or not has_delivery(order_doc):
+        return None
+    location = None
+    if driver_position(order_doc, driver_doc) is not None:
+        shared = driver_doc["location"]
+        location = {"lat": shared["lat"], "lng": shared["lng"], "updated_at": shared.get("updated_at")}
+    return {"id": driver_doc["id"], "name": driver_doc["name"], "vehicle": driver_doc["vehicle"],
+            "location": location}
+
+
+def build_state(order_doc: dict[str, Any], driver_doc: dict[str, Any] | None, *, source: str,
+                now: datetime) -> dict[str, Any]:
+    """The delivery state of any order (the API serves it once a driver was sent)."""
+    position = driver_position(order_doc, driver_doc)
+    arrival = estimated_arrival(order_doc, position, now=now)
+    eta_data = eta_block(order_doc, arrival, now=now)
+    distance = remaining_distance_m(order_doc, position)
+    driver = driver_block(order_doc, driver_doc)
+    changes = [_dt(order_doc.get("updated_at"))]
+    if driver and driver["location"]:
+        changes.append(_dt(driver["location"]["updated_at"]))
+    updated_at = max((c for c in changes if c), default=None)
+    return {
+        "order": {name: order_doc[name] for name in ORDER_KEYS},
+        "status": order_doc["status"],
+        "driver": driver,
+        "eta": eta_data,
+        "progress": progress_block(order_doc, distance),
+        "arriving": is_arriving(order_doc, position, eta_data["seconds_remaining"]),
+        "updated_at": _iso(updated_at),
+        "source": source,
+    }
+
+
+def _documents(order_id: uuid.UUID) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str]:
+    order_doc, source = order_document_get(order_id)
+    if order_doc is None or not order_doc.get("driver_id"):
+        return order_doc, None, source
+    # With Redis down, do not pay a second failed connection for the driver.
+    driver_doc = driver_document_get(order_doc["driver_id"], prefer_redis=source == "redis")
+    return order_doc, driver_doc, source
+
+
+def delivery_state(order_id: uuid.UUID) -> dict[str, Any]:
+    """``GET /api/orders/{id}/delivery``: 404 for an unknown order, 400 before a driver is sent."""
+    order_doc, driver_doc, source = _documents(order_id)
+    if order_doc is None:
+        raise ApiError("order_not_found", "No order with that id.", status_code=404)
+    if not has_delivery(order_doc):
+        raise ApiError("order_not_dispatched",
+                       f"Order {order_doc['code']} has no driver yet; it is {order_doc['status']}.",
+                       status=order_doc["status"])
+    return build_state(order_doc, driver_doc, source=source, now=timezone.now())
+
+
+def travelled_path(order_id: uuid.UUID) -> list[tuple[float, float]]:
+    """The driver's reported positions while on this order, oldest first."""
+    recent = (event_list(order_id=order_id, types=["driver.location_updated"])
+              .order_by("-seq").values_list("payload", flat=True)[:MAX_PATH_POINTS])
+    return [(float(p["lat"]), float(p["lng"])) for p in reversed(list(recent))]
+
+
+@dataclass(frozen=True)
+class TrackerSnapshot:
+    """Everything the tracker page shows of one order at one moment."""
+
+    order: dict[str, Any]          # the order document
+    driver: dict[str, Any] | None  # the driver document (for the vehicle's label)
+    state: dict[str, Any]          # build_state(), for every status
+    route: maps.RouteMap
+    generated_at: datetime
+
+    @property
+    def version(self) -> int:
+        """Milliseconds of the last change: the browser keeps the newest of two snapshots."""
+        updated = _dt(self.state["updated_at"])
+        return int(updated.timestamp() * 1000) if updated else 0
+
+
+def tracker_snapshot(order_id: uuid.UUID) -> TrackerSnapshot | None:
+    order_doc, driver_doc, source = _documents(order_id)
+    if order_doc is None:
+        return None
+    now = timezone.now()
+    state = build_state(order_doc, driver_doc, source=source, now=now)
+    route = maps.route_map(
+        restaurant=_lat_lng(order_doc["restaurant"]["location"]),
+        destination=_lat_lng(order_doc["delivery_address"]),
+        driver=driver_position(order_doc, driver_doc),
+        travelled=travelled_path(order_id) if has_delivery(order_doc) else [],
+        status=order_doc["status"],
+    )
+    return TrackerSnapshot(order=order_doc, driver=driver_doc if state["driver"] else None, state=state,
+                           route=route, generated_at=now)
+
+
+def order_exists(order_id: uuid.UUID) -> bool:
+    order_doc, _source = order_document_get(order_id)
+    return order_doc is not None

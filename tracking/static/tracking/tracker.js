@@ -1,0 +1,173 @@
+/* The tracker's small client. htmx and its ws extension do the swapping; this file only
+   ticks the countdown and "updated N s ago" every second, shows the connection state,
+   resyncs over HTTP after a reconnect, and polls every 5 s while sockets do not work. */
+(function () {
+  "use strict";
+  var root = document.getElementById("tracker");
+  if (!root || !window.htmx) return;
+
+  var POLL_MS = 5000;
+  var CLOSES_BEFORE_POLLING = 2;     // socket attempts that failed in a row before we poll
+  var LATE_OPEN_RESYNC_MS = 3000;    // a first socket opening this late may have missed a push
+  var TERMINAL = { delivered: true, cancelled: true };
+
+  var conn = document.getElementById("trk-conn");
+  var connLabel = conn.querySelector(".trk-conn-label");
+  var countdown = document.getElementById("trk-countdown");
+  var countdownValue = countdown.querySelector(".trk-countdown-value");
+  var countdownLabel = countdown.querySelector(".trk-countdown-label");
+  var updated = document.getElementById("trk-updated");
+  var resync = document.getElementById("trk-resync");
+  var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+  var shownVersion = 0;   // data-version of the fragments on screen: older ones are dropped
+  var skewMs = 0;         // server clock minus ours, so the countdown agrees with the server
+  var opened = false;     // the socket was open at least once
+  var failedCloses = 0;
+  var pollTimer = null;
+  var linkGone = false;
+  var driverPinFrom = null;
+
+  // Reconnect within seconds, not the extension's default back-off of up to a minute.
+  htmx.config.wsReconnectDelay = function (retry) {
+    return Math.min(5000, 500 * Math.pow(2, retry)) * (0.5 + Math.random() / 2);
+  };
+
+  function syncData() {
+    var el = document.getElementById("trk-sync");
+    return el ? el.dataset : {};
+  }
+
+  function versionIn(html) {
+    var match = /data-version="(\d+)"/.exec(html || "");
+    return match ? Number(match[1]) : null;
+  }
+
+  function adoptSync() {
+    var data = syncData();
+    shownVersion = Math.max(shownVersion, Number(data.version) || 0);
+    var serverNow = Date.parse(data.serverNow);
+    if (!isNaN(serverNow)) skewMs = serverNow - Date.now();
+    tick();
+  }
+
+  function mmss(ms) {
+    var s = Math.max(0, Math.round(ms / 1000));
+    var m = Math.floor(s / 60), rest = s % 60;
+    return m + ":" + (rest < 10 ? "0" : "") + rest;
+  }
+
+  function ago(ms) {
+    var s = Math.max(0, Math.round(ms / 1000));
+    if (s < 3) return "just now";
+    if (s < 60) return s + " s ago";
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + " min ago";
+    return Math.floor(m / 60) + " h ago";
+  }
+
+  function tick() {
+    var data = syncData();
+    var now = Date.now() + skewMs;
+    var eta = Date.parse(data.eta || "");
+    if (isNaN(eta) || TERMINAL[data.status]) {
+      countdown.hidden = true;
+    } else {
+      countdown.hidden = false;
+      var left = eta - now;
+      countdownValue.textContent = left > 0 ? mmss(left) : "Any moment";
+      countdownLabel.textContent = left > 0 ? "min left" : "";
+    }
+    var changed = Date.parse(data.updatedAt || "");
+    if (!isNaN(changed)) updated.textContent = "Updated " + ago(now - changed);
+  }
+
+  function setConnection(state, label) {
+    conn.dataset.state = state;
+    connLabel.textContent = label;
+  }
+
+  function requestResync() {
+    if (!linkGone) htmx.trigger(resync, "trk-resync");
+  }
+
+  function startPolling() {
+    if (linkGone) return;
+    setConnection("polling", "Updating every 5 s");
+    if (pollTimer) return;
+    requestResync();
+    pollTimer = setInterval(requestResync, POLL_MS);
+  }
+
+  function stopPolling() {
+    if (pollTimer) clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  root.addEventListener("htmx:wsOpen", function () {
+    failedCloses = 0;
+    stopPolling();
+    setConnection("connected", "Live");
+    // After a gap (a reconnect, or a slow first connect) fetch what the pushes missed.
+    if (opened || performance.now() > LATE_OPEN_RESYNC_MS) requestResync();
+    opened = true;
+  });
+
+  root.addEventListener("htmx:wsClose", function (event) {
+    var code = event.detail.event.code;
+    if (code >= 4000) {
+      // Refused (4001 bad or expired link, 4003 origin, 4004 no such order): the extension
+      // will not retry; polling keeps the page current or finds out the link is gone.
+      startPolling();
+      return;
+    }
+    failedCloses += 1;
+    if (failedCloses >= CLOSES_BEFORE_POLLING) startPolling();
+    else setConnection("reconnecting", "Reconnecting…");
+  });
+
+  // A push older than what is on screen (a slow resync raced it) is dropped, and vice versa.
+  root.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var version = versionIn(event.detail.message);
+    if (version !== null && version < shownVersion) event.preventDefault();
+  });
+  resync.addEventListener("htmx:beforeSwap", function (event) {
+    var version = versionIn(event.detail.serverResponse);
+    if (version !== null && version < shownVersion) event.detail.shouldSwap = false;
+  });
+  resync.addEventListener("htmx:responseError", function (event) {
+    if (event.detail.xhr.status === 404) {
+      linkGone = true;
+      stopPolling();
+      setConnection("gone", "Link expired");
+    }
+  });
+
+  document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target.id === "trk-eta" && event.detail.fragment.textContent.trim() === target.textContent.trim()) {
+      // Same words: leave the live region alone so screen readers do not hear it again.
+      event.detail.shouldSwap = false;
+    } else if (target.id === "trk-map") {
+      var pin = document.getElementById("trk-driver-pin");
+      driverPinFrom = pin ? pin.style.transform : null;
+    }
+  });
+
+  document.body.addEventListener("htmx:oobAfterSwap", function (event) {
+    var target = event.detail.target;
+    if (target.id === "trk-sync") adoptSync();
+    if (target.id === "trk-map" && driverPinFrom && !reduceMotion) {
+      var pin = document.getElementById("trk-driver-pin");
+      if (pin && pin.animate && pin.style.transform !== driverPinFrom) {
+        pin.animate([{ transform: driverPinFrom }, { transform: pin.style.transform }],
+                    { duration: 900, easing: "ease-out" });
+      }
+      driverPinFrom = null;
+    }
+  });
+
+  if (!("WebSocket" in window)) startPolling();
+  adoptSync();
+  setInterval(tick, 1000);
+})();

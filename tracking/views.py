@@ -1,0 +1,47 @@
+"""The tracker page: no login, the signed tracking token in the URL is the key."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from pizzadelivery.tokens import order_id_from_token
+from tracking.fragments import LIVE_TEMPLATE, fragment_context
+from tracking.selectors import TrackerSnapshot, tracker_snapshot
+
+
+def _snapshot_for(token: str) -> TrackerSnapshot | None:
+    order_id = order_id_from_token(token)
+    return tracker_snapshot(order_id) if order_id else None
+
+
+def _link_not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "tracking/link_not_found.html",
+                  {"valid_days": settings.TRACKING_TOKEN_MAX_AGE // 86400}, status=404)
+
+
+@never_cache
+@require_GET
+def tracker(request: HttpRequest, token: str) -> HttpResponse:
+    snapshot = _snapshot_for(token)
+    if snapshot is None:
+        return _link_not_found(request)
+    return render(request, "tracking/tracker.html", {
+        **fragment_context(snapshot),
+        "socket_path": f"/ws/track/{token}/",
+        "live_url": reverse("tracking:tracker-live", args=[token]),
+    })
+
+
+@never_cache
+@require_GET
+def tracker_live(request: HttpRequest, token: str) -> HttpResponse:
+    """The page's live fragments over HTTP: the resync after a reconnect, and the 5 s poll when
+    WebSockets do not work at all."""
+    snapshot = _snapshot_for(token)
+    if snapshot is None:
+        return _link_not_found(request)
+    return render(request, LIVE_TEMPLATE, fragment_context(snapshot))
