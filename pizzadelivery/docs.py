@@ -1,0 +1,19 @@
+"""The API docs page answers HTML whatever the client's Accept header says (DRF's documented
+"ignore client content negotiation" pattern), so `Accept: application/json` does not get 406."""
+from __future__ import annotations
+
+from drf_spectacular.views import SpectacularSwaggerView
+from rest_framework.negotiation import BaseContentNegotiation
+
+
+class IgnoreClientContentNegotiation(BaseContentNegotiation):
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    content_negotiation_class = IgnoreClientContentNegotiation
+    permission_classes: list = []
