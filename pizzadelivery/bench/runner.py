@@ -252,7 +252,8 @@ class Bench:
             return result
         base = {"host": "127.0.0.1", "port": server.port, "paths": paths, "headers": headers}
         # Warm every process (imports, connections, templates) before anything is timed.
-        self.generator({**base, "mode": "closed", "connections": 8, "duration": 2, "warmup": 0}, servers)
+        self.generator({**base, "mode": "closed", "connections": 8, "duration": min(2.0, options.duration),
+                        "warmup": 0}, servers)
         rates = options.delivery_rates if which == "delivery" else options.state_rates
         for rate in rates:
             run = self.generator({**base, "mode": "open", "rate": rate, "duration": options.duration,
