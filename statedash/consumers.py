@@ -1,0 +1,47 @@
+"""The dashboard's socket: staff only; joins the ``dashboard`` group and forwards fragments."""
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from pizzadelivery.ws import CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED, socket_count_changed
+from statedash.fanout import GROUP
+
+SOCKET_KIND = "dashboard"
+CLOSE_FORBIDDEN = CLOSE_FORBIDDEN_ORIGIN  # 4003, "forbidden": logged in, but not staff
+
+
+class DashboardConsumer(AsyncWebsocketConsumer):
+    joined = False
+    last_state_seq = 0
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_staff:
+            # Accept, then close with a 4xxx code: the browser learns why, and htmx's ws
+            # extension does not retry it.
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHORIZED if user is None or not user.is_authenticated
+                             else CLOSE_FORBIDDEN)
+            return
+        await self.channel_layer.group_add(GROUP, self.channel_name)
+        self.joined = True
+        await self.accept()
+        await sync_to_async(socket_count_changed)(SOCKET_KIND, +1)
+
+    async def disconnect(self, code: int) -> None:
+        if self.joined:
+            await self.channel_layer.group_discard(GROUP, self.channel_name)
+            await sync_to_async(socket_count_changed)(SOCKET_KIND, -1)
+
+    async def dashboard_feed(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=message["html"])
+
+    async def dashboard_state(self, message: dict[str, Any]) -> None:
+        """State pushes from different processes can cross; an older one would undo a newer."""
+        if message["seq"] < self.last_state_seq:
+            return
+        self.last_state_seq = message["seq"]
+        await self.send(text_data=message["html"])

@@ -1,0 +1,327 @@
+"""The dashboard's fragments: rendered once per change, shared by the page, the 5-s poll and
+the WebSocket push, so the three can never drift.
+
+Each live fragment carries a version (a digest of its HTML) in a hidden input; the poll sends
+the versions the browser shows and gets back only the fragments that changed. The feed's
+version is the newest event it shows.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import caches
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.safestring import SafeString, mark_safe
+
+from pizzadelivery.models import Driver, OrderStatus
+from statedash import selectors
+
+# Order of the live fragments on the page (each one's element id is "dash-<name>").
+LIVE = ("stats", "chart", "queue", "deliveries", "drivers", "health")
+FEED_VERSION = "feed"
+# The dashboard may show a state this old when nothing happened since; after any event it is
+# recomputed, but not more than once per MIN_AGE (a burst of events costs one computation).
+SNAPSHOT_MAX_AGE = 4.0
+SNAPSHOT_MIN_AGE = 1.0
+SNAPSHOT_KEY = "statedash:dashboard"
+QUEUE_LENGTH = 8
+STATUS_TONE = {
+    "placed": "info", "confirmed": "info", "preparing": "warm", "ready": "warm", "dispatched": "go",
+    "out_for_delivery": "go", "delivered": "ok", "cancelled": "bad",
+}
+WAITING_FOR_DRIVER = (OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY)
+
+
+def _at(value: str | None) -> datetime | None:
+    return parse_datetime(value) if value else None
+
+
+def _digest(html: str) -> str:
+    return hashlib.blake2s(html.encode(), digest_size=8).hexdigest()
+
+
+# --- the feed ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FeedItem:
+    seq: int
+    type: str
+    tone: str
+    correlation_id: str
+    order_id: str | None
+    order_code: str
+    summary: str
+    occurred_at: datetime
+
+
+def _minutes(seconds: float) -> str:
+    return f"{abs(seconds) / 60:.0f} min" if abs(seconds) >= 90 else f"{abs(seconds):.0f} s"
+
+
+def describe(event: Any, codes: dict[str, str], names: dict[int, str]) -> str:
+    """One line a dispatcher reads at a glance. Plain text: the template escapes it."""
+    p = event.payload
+    driver = names.get(event.driver_id, f"driver {event.driver_id}") if event.driver_id is not None else ""
+    match event.type:
+        case "order.placed":
+            return f"{p['item_count']} item{'s' if p['item_count'] != 1 else ''} · €{p['total']}"
+        case "order.confirmed" | "order.preparing" | "order.ready":
+            return f"kitchen {OrderStatus(p['kitchen_status']).label.lower()}"
+        case "order.dispatched":
+            return f"{driver} heads to the shop" if driver else "driver heads to the shop"
+        case "order.out_for_delivery":
+            return f"picked up by {driver}" if driver else "picked up"
+        case "order.delivered":
+            error = p.get("eta_error_seconds")
+            if error is None:
+                return "delivered"
+            return "delivered on the promised minute" if abs(error) < 30 else (
+                f"delivered {_minutes(error)} {'late' if error > 0 else 'early'}")
+        case "order.cancelled":
+            return f"cancelled at {p['previous_status'].replace('_', ' ')}: {p['reason']}"
+        case "driver.assigned":
+            return f"{p['driver_name']} assigned"
+        case "driver.released":
+            return f"{driver} free again ({p['reason']})"
+        case "driver.registered":
+            vehicle = dict(Driver.Vehicle.choices).get(p["vehicle"], p["vehicle"]).lower()
+            return f"{p['name']} joined the fleet ({vehicle}, {p['status']})"
+        case "driver.status_changed":
+            return f"{driver}: {p['previous_status']} → {p['status']}"
+        case "driver.location_updated":
+            return f"{driver} at {p['lat']:.5f}, {p['lng']:.5f}"
+        case "delivery.eta_updated":
+            eta = _at(p["estimated_arrival"])
+            when = timezone.localtime(eta).strftime("%H:%M") if eta else "?"
+            return f"ETA {when} (in {p['minutes_remaining']:g} min) · {p['reason']}"
+        case "batch.rolled_back":
+            return f"rolled back: {p['reason']}"
+    return ""
+
+
+def _tone(event_type: str) -> str:
+    if event_type == "batch.rolled_back" or event_type == "order.cancelled":
+        return "bad"
+    if event_type == "order.delivered":
+        return "ok"
+    if event_type.startswith("driver."):
+        return "driver"
+    if event_type.startswith("delivery."):
+        return "eta"
+    return STATUS_TONE.get(event_type.removeprefix("order."), "info")
+
+
+def feed_items(events: list[Any]) -> list[FeedItem]:
+    """Events (stored or just published: same attributes) as feed rows, in the given order."""
+    codes = selectors.order_codes(e.order_id for e in events)
+    names = selectors.driver_names(e.driver_id for e in events)
+    items = []
+    for event in events:
+        order_id = str(event.order_id) if event.order_id else None
+        code = event.payload.get("code") or (codes.get(order_id, "") if order_id else "")
+        items.append(FeedItem(event.seq, event.type, _tone(event.type), event.correlation_id, order_id, code,
+                              describe(event, codes, names), event.occurred_at))
+    return items
+
+
+def render_feed_rows(events: list[Any]) -> str:
+    return render_to_string("statedash/_feed_rows.html", {"items": feed_items(events)})
+
+
+def feed_version_input(seq: int) -> str:
+    return render_to_string("statedash/_feed_version.html", {"seq": seq})
+
+
+def render_batch(correlation_id: str, events: list[Any]) -> str:
+    return render_to_string("statedash/_batch.html", {"correlation_id": correlation_id,
+                                                      "items": feed_items(events)})
+
+
+# --- the live fragments --------------------------------------------------------------------
+
+def _status_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
+    by_status = state["orders_by_status"]
+    peak = max([entry["count"] for entry in by_status.values()] + [1])
+    return [{"status": status, "label": OrderStatus(status).label, "tone": STATUS_TONE[status],
+             "count": by_status[status]["count"], "percent": round(100 * by_status[status]["count"] / peak, 1)}
+            for status in OrderStatus.values]
+
+
+def _hour_bars(state: dict[str, Any]) -> list[dict[str, Any]]:
+    hours = state["stats"]["orders_by_hour"]
+    peak = max([h["count"] for h in hours] + [1])
+    bar_width, gap, height = 22, 6, 64
+    bars = []
+    for n, hour in enumerate(hours):
+        h = round(height * hour["count"] / peak, 1) if hour["count"] else 0
+        x = n * (bar_width + gap)
+        bars.append({"x": x, "y": height - h, "height": h, "width": bar_width, "count": hour["count"],
+                     "hour": _at(hour["hour"]), "label_x": x + bar_width / 2, "count_y": height - h - 3})
+    return bars
+
+
+def _queue(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Orders that need a dispatcher: not yet confirmed, or cooking with no driver assigned;
+    the longest waiting first."""
+    by_status = state["orders_by_status"]
+    waiting = list(by_status[OrderStatus.PLACED]["orders"])
+    waiting += [o for s in WAITING_FOR_DRIVER for o in by_status[s]["orders"] if o["driver_id"] is None]
+    rows = []
+    for order in sorted(waiting, key=lambda o: o["created_at"])[:QUEUE_LENGTH]:
+        created = _at(order["created_at"])
+        rows.append({**order, "tone": STATUS_TONE[order["status"]], "label": OrderStatus(order["status"]).label,
+                     "waiting_minutes": int((now - created).total_seconds() // 60) if created else None,
+                     "needs": "confirmation" if order["status"] == OrderStatus.PLACED else "a driver"})
+    return rows
+
+
+def _deliveries(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for driver in state["drivers"]:
+        job = driver["current_assignment"]
+        if job is None:
+            continue
+        eta = _at(job["estimated_arrival"])
+        rows.append({"driver": driver, "job": job, "eta": eta, "tone": STATUS_TONE.get(job["stage"], "info"),
+                     "stage_label": OrderStatus(job["stage"]).label,
+                     "kitchen_label": OrderStatus(job["kitchen_status"]).label,
+                     "late": bool(eta and eta < now)})
+    return sorted(rows, key=lambda r: (r["eta"] is None, r["eta"] or now))
+
+
+def _health_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
+    health = state["health"]
+    redis, relay, sockets = health["redis"], health["relay"], health["websockets"]
+
+    def ms(check: dict[str, Any]) -> str:
+        # Coarse on purpose: a fragment that changes on every check would be re-sent every time.
+        latency = check.get("latency_ms")
+        if latency is None:
+            return "unreachable"
+        return "< 10 ms" if latency < 10 else f"{round(latency, -1):.0f} ms"
+
+    if relay["pending_batches"] is None:
+        relay_detail = "unknown"
+    elif relay["pending_batches"] == 0:
+        relay_detail = "outbox empty"
+    else:
+        relay_detail = f"{relay['pending_batches']} waiting, oldest {relay['oldest_pending_age_seconds']:.0f} s"
+    if sockets["open"] is None:
+        socket_detail = "count unavailable"
+    else:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sockets["by_kind"].items() if n)
+        socket_detail = f"{sockets['open']} open" + (f" ({kinds})" if kinds else "")
+    redis_detail = ms(redis) if redis["status"] != "degraded" else f"{ms(redis)} · mirror rebuilding"
+    return [
+        {"name": "Database", "status": health["database"]["status"], "detail": ms(health["database"])},
+        {"name": "Redis", "status": redis["status"], "detail": redis_detail},
+        {"name": "Channel layer", "status": health["channel_layer"]["status"], "detail": ms(health["channel_layer"])},
+        {"name": "Relay backlog", "status": relay["status"], "detail": relay_detail},
+        {"name": "WebSockets", "status": sockets["status"], "detail": socket_detail},
+    ]
+
+
+def _context(state: dict[str, Any]) -> dict[str, Any]:
+    now = _at(state["generated_at"]) or timezone.now()
+    stats = state["stats"]
+    drivers = state["drivers"]
+    return {
+        "state": state, "stats": stats, "now": now,
+        "status_rows": _status_rows(state), "hour_bars": _hour_bars(state),
+        "chart_width": len(stats["orders_by_hour"]) * 28 - 6,
+        "queue": _queue(state, now), "deliveries": _deliveries(state, now),
+        "available": [d for d in drivers if d["status"] == Driver.Status.AVAILABLE],
+        "busy_count": sum(d["status"] == Driver.Status.BUSY for d in drivers),
+        "health_rows": _health_rows(state),
+        "on_time_percent": None if stats["on_time_rate"] is None else round(100 * stats["on_time_rate"]),
+        "eta": _eta_figures(stats["eta_accuracy"]),
+        "time_zone": stats["time_zone"],
+    }
+
+
+def _eta_figures(accuracy: dict[str, Any]) -> dict[str, float | None]:
+    mae, bias = accuracy["mean_absolute_error_seconds"], accuracy["mean_error_seconds"]
+    return {"mae_minutes": None if mae is None else mae / 60,
+            "bias_minutes": None if bias is None else bias / 60,
+            "bias_early": None if bias is None else -bias / 60}
+
+
+def render_live(state: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """(fragment name -> HTML ready to swap, fragment name -> version), from one state."""
+    context = _context(state)
+    html, versions = {}, {}
+    for name in LIVE:
+        inner = render_to_string(f"statedash/_{name}.html", context)
+        versions[name] = _digest(inner)
+        html[name] = render_to_string("statedash/_fragment.html", {
+            "name": name, "version": versions[name], "inner": mark_safe(inner)})  # rendered, escaped above
+    html["stamp"] = render_to_string("statedash/_stamp.html", {"state": state,
+                                                               "generated": _at(state["generated_at"])})
+    return html, versions
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the dashboard shows, rendered. Cached and shared by all dashboards."""
+
+    seq: int
+    generated_at: str
+    computed: float  # epoch seconds
+    html: dict[str, str]
+    versions: dict[str, str]
+    feed_seq: int
+    feed_rows: str
+
+    def fragments(self, names: list[str]) -> list[SafeString]:
+        return [mark_safe(self.html[name]) for name in names]
+
+
+def build_snapshot() -> Snapshot:
+    # The sequence is read first: the state then holds at least everything up to it.
+    seq = selectors.latest_event_seq()
+    state = selectors.system_state()
+    events = selectors.feed_events()
+    html, versions = render_live(state)
+    return Snapshot(seq=seq, generated_at=state["generated_at"], computed=timezone.now().timestamp(),
+                    html=html, versions=versions, feed_seq=events[0].seq if events else 0,
+                    feed_rows=render_feed_rows(events))
+
+
+def refresh_snapshot() -> tuple[Snapshot, Snapshot | None]:
+    """Compute a snapshot now and share it; returns it with the one it replaces (if any)."""
+    shared = caches["default"]
+    previous = shared.get(SNAPSHOT_KEY)
+    snapshot = build_snapshot()
+    shared.set(SNAPSHOT_KEY, snapshot, timeout=SNAPSHOT_MAX_AGE)
+    return snapshot, previous if isinstance(previous, Snapshot) else None
+
+
+def dashboard_snapshot() -> Snapshot:
+    """The dashboard's state, never older than SNAPSHOT_MAX_AGE, and recomputed (at most
+    once per SNAPSHOT_MIN_AGE) as soon as an event was published after it."""
+    seq = selectors.latest_event_seq()
+
+    def fresh(snapshot: Snapshot) -> bool:
+        age = timezone.now().timestamp() - snapshot.computed
+        return age < SNAPSHOT_MIN_AGE or (snapshot.seq >= seq and age < SNAPSHOT_MAX_AGE)
+
+    return selectors.compute_once(SNAPSHOT_KEY, build_snapshot, seconds=SNAPSHOT_MAX_AGE, fresh=fresh)
+
+
+def parse_versions(values: list[str]) -> dict[str, str]:
+    """The versions a browser reported (``name:version`` pairs); junk is ignored."""
+    found = {}
+    for value in values[:20]:
+        name, _, version = value.partition(":")
+        if name and version and len(version) <= 32:
+            found[name] = version
+    return found
+
+
+def changed_fragments(snapshot: Snapshot, shown: dict[str, str]) -> list[str]:
+    return [name for name in LIVE if shown.get(name) != snapshot.versions[name]]

@@ -1,0 +1,73 @@
+// The dashboard's little client side: "updated N s ago", the connection indicator, and
+// keeping the live feed short and free of rows that arrived twice (push and poll can race).
+(function () {
+  "use strict";
+  var FEED_MAX = 60;
+  var STALE_S = 15, VERY_STALE_S = 30;
+  var socketOpen = false, refused = false;
+
+  function setConnection(state, text) {
+    var el = document.getElementById("dash-conn");
+    if (!el) return;
+    el.className = "conn conn-" + state;
+    el.querySelector(".conn-text").textContent = text;
+  }
+
+  function tick() {
+    var el = document.getElementById("dash-updated");
+    if (!el) return;
+    var at = Date.parse(el.getAttribute("datetime"));
+    if (isNaN(at)) return;
+    var seconds = Math.max(0, Math.round((Date.now() - at) / 1000));
+    el.textContent = seconds < 2 ? "updated just now" : "updated " + seconds + " s ago";
+    el.classList.toggle("is-stale", seconds >= STALE_S && seconds < VERY_STALE_S);
+    el.classList.toggle("is-very-stale", seconds >= VERY_STALE_S);
+  }
+
+  function tidyFeed() {
+    var list = document.getElementById("feed-list");
+    if (!list) return;
+    var seen = {};
+    Array.prototype.slice.call(list.children).forEach(function (row, index) {
+      if (seen[row.id] || index >= FEED_MAX) { row.remove(); return; }
+      seen[row.id] = true;
+    });
+  }
+
+  function showSocket() {
+    if (refused) setConnection("refused", "Refused: log in again");
+    else if (socketOpen) setConnection("live", "Live");
+    else setConnection("polling", "Reconnecting · polling every 5 s");
+  }
+
+  document.addEventListener("htmx:wsConnecting", function () {
+    if (!socketOpen) setConnection("connecting", "Connecting…");
+  });
+  document.addEventListener("htmx:wsOpen", function () { socketOpen = true; refused = false; showSocket(); });
+  document.addEventListener("htmx:wsClose", function (event) {
+    var code = event.detail && event.detail.event ? event.detail.event.code : 0;
+    socketOpen = false;
+    refused = code >= 4000;  // 4001/4003: htmx will not retry, and neither should we
+    showSocket();
+  });
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    // Flag rows that arrive after the page loaded, so the eye catches them.
+    var fragment = event.detail.fragment;
+    if (event.detail.target && event.detail.target.id === "feed-list" && fragment && fragment.querySelectorAll) {
+      fragment.querySelectorAll(".feed-item").forEach(function (row) {
+        if (!document.getElementById(row.id)) row.classList.add("is-new");
+      });
+    }
+  });
+  document.addEventListener("htmx:wsAfterMessage", function () { tidyFeed(); tick(); });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var poll = document.getElementById("dash-poll");
+    if (!poll || event.detail.elt !== poll) return;
+    tidyFeed();
+    tick();
+    if (!event.detail.successful) setConnection("offline", "Server unreachable");
+    else showSocket();
+  });
+  setInterval(tick, 1000);
+  tick();
+})();

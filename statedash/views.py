@@ -1,0 +1,76 @@
+"""The dispatcher dashboard (staff) and ``/healthz`` (anyone: a probe)."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_safe
+
+from events.services import valid_correlation_id
+from statedash import fragments, health
+from statedash.selectors import batch_events
+
+# Staff only; anyone else is sent to the admin login page and comes back after it.
+staff_only = staff_member_required(login_url="admin:login")
+
+
+@require_GET
+@never_cache
+@staff_only
+def dashboard(request: HttpRequest) -> HttpResponse:
+    snapshot = fragments.dashboard_snapshot()
+    return render(request, "statedash/dashboard.html", {
+        "snapshot": snapshot,
+        "live": fragments.LIVE,
+        "fragments": {name: mark_safe(html) for name, html in snapshot.html.items()},
+        "feed_rows": mark_safe(snapshot.feed_rows),
+        "feed_version": mark_safe(fragments.feed_version_input(snapshot.feed_seq)),
+        "time_zone": settings.TIME_ZONE,
+    })
+
+
+@require_GET
+@never_cache
+@staff_only
+def dashboard_live(request: HttpRequest) -> HttpResponse:
+    """The 5-s poll: out-of-band swaps of the fragments whose version differs from what the
+    browser reports showing, and the stamp (always: it says when the data was checked)."""
+    snapshot = fragments.dashboard_snapshot()
+    shown = fragments.parse_versions(request.GET.getlist("v"))
+    feed_behind = shown.get(fragments.FEED_VERSION) != str(snapshot.feed_seq)
+    return render(request, "statedash/_live.html", {
+        "fragments": snapshot.fragments(fragments.changed_fragments(snapshot, shown)),
+        "stamp": mark_safe(snapshot.html["stamp"]),
+        "feed_rows": mark_safe(snapshot.feed_rows) if feed_behind else None,
+        "feed_version": mark_safe(fragments.feed_version_input(snapshot.feed_seq)),
+    })
+
+
+@require_GET
+@staff_only
+def batch_detail(request: HttpRequest, correlation_id: str) -> HttpResponse:
+    """Every event of one correlation id: a fragment for htmx, a page otherwise."""
+    if not valid_correlation_id(correlation_id):
+        raise Http404("No such batch.")
+    events = batch_events(correlation_id)
+    if not events:
+        raise Http404("No such batch.")
+    batch = mark_safe(fragments.render_batch(correlation_id, events))
+    if request.htmx:
+        return HttpResponse(batch)
+    return render(request, "statedash/batch_page.html", {"batch": batch, "correlation_id": correlation_id})
+
+
+@require_safe
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness (answering at all) and each dependency's health; 200 while the process lives,
+    so an orchestrator restarts this process only when it is really stuck."""
+    checks = health.dependencies()
+    status = "ok" if health.overall(checks) == health.OK else "degraded"
+    return JsonResponse({"status": status, "live": True, "checked_at": timezone.now().isoformat(),
+                         "dependencies": checks})

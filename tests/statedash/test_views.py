@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from events.models import Event
+from pizzadelivery import services
+from statedash import fragments
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def staff_client(staff) -> Client:
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def _versions(html: str) -> list[str]:
+    return re.findall(r'class="dash-version" name="v" value="([^"]+)"', html)
+
+
+@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/live/"])
+def test_anonymous_and_non_staff_go_to_the_login_page(client, transactional_db, path) -> None:
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/login/?next={path}"
+    client.force_login(User.objects.create_user("customer", password="pw-for-tests-only"))
+    assert client.get(path)["Location"].startswith("/admin/login/")
+
+
+def test_dashboard_page_shows_every_panel(staff_client, mirror) -> None:
+    order = factories.order_at("out_for_delivery")
+    factories.order_at("ready")
+    html = staff_client.get("/dashboard/").content.decode()
+    for name in fragments.LIVE:
+        assert f'id="dash-{name}"' in html
+    assert 'ws-connect="/ws/dashboard/"' in html and 'hx-trigger="every 5s"' in html
+    assert 'id="dash-stamp"' in html and "Redis mirror" in html
+    assert order.code in html  # in the deliveries table and the feed
+    assert "order.out_for_delivery" in html  # feed row
+    assert "needs a driver" in html  # the ready order has none
+    assert {v.split(":")[0] for v in _versions(html)} == {*fragments.LIVE, "feed"}
+
+
+def test_poll_sends_only_what_changed(staff_client, mirror) -> None:
+    factories.order()
+    page = staff_client.get("/dashboard/").content.decode()
+    shown = _versions(page)
+
+    unchanged = staff_client.get("/dashboard/live/", {"v": shown}).content.decode()
+    assert 'id="dash-stamp"' in unchanged  # always: it says when the data was checked
+    assert not any(f'id="dash-{name}"' in unchanged for name in fragments.LIVE)
+    assert 'id="feed-list"' not in unchanged
+
+    order = factories.order()  # a new event: the next poll recomputes and sends the changes...
+    time.sleep(fragments.SNAPSHOT_MIN_AGE)  # ...once the snapshot is older than a burst's allowance
+    changed = staff_client.get("/dashboard/live/", {"v": shown}).content.decode()
+    assert 'id="dash-stats"' in changed and 'id="dash-chart"' in changed and 'id="dash-queue"' in changed
+    assert 'id="dash-health"' not in changed
+    assert 'id="feed-list" class="feed-list" hx-swap-oob="true"' in changed and order.code in changed
+    assert 'hx-swap-oob="true"' in changed
+
+
+def test_poll_with_no_or_junk_versions_sends_everything(staff_client, mirror) -> None:
+    html = staff_client.get("/dashboard/live/", {"v": ["junk", "stats:" + "x" * 100]}).content.decode()
+    for name in fragments.LIVE:
+        assert f'id="dash-{name}"' in html
+
+
+def test_batch_detail_lists_the_whole_batch(staff_client, mirror) -> None:
+    order = factories.order_at("confirmed")
+    driver = factories.driver()
+    services.order_transition(order_id=order.id, to="dispatched", driver_id=driver.id)
+    dispatch = Event.objects.get(type="order.dispatched")
+    url = f"/dashboard/batches/{dispatch.correlation_id}/"
+
+    fragment = staff_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in fragment
+    for event_type in ("order.dispatched", "driver.assigned", "delivery.eta_updated"):
+        assert event_type in fragment
+    assert "order.confirmed" not in fragment  # another batch
+    assert driver.name in fragment and order.code in fragment
+
+    page = staff_client.get(url)  # without htmx: a page of its own
+    assert page.status_code == 200 and b"<html" in page.content
+    assert staff_client.get("/dashboard/batches/no-such-batch/").status_code == 404
+    assert staff_client.get("/dashboard/batches/%3Cscript%3E/").status_code == 404
+
+
+def test_user_text_is_escaped(staff_client, mirror) -> None:
+    order = factories.order()
+    services.order_transition(order_id=order.id, to="cancelled", reason="<script>alert(1)</script>")
+    html = staff_client.get("/dashboard/").content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
