@@ -434,22 +434,21 @@ def plan_route(start: Point, end: Point, rng: random.Random) -> list[Point]:
     lat_first = rng.random() < 0.5
     points = [start]
     lat, lng = start.lat, start.lng
-    for d_lat, d_lng in zip(lat_steps, lng_steps):
-        if lat_first:
-            lat += d_lat
-            points.append(Point(lat, lng))
-            lng += d_lng
-        else:
-            lng += d_lng
-            points.append(Point(lat, lng))
-            lat += d_lat
+    for n, (d_lat, d_lng) in enumerate(zip(lat_steps, lng_steps)):
+        last = n == blocks - 1  # land exactly on the door, no floating-point drift
+        next_lat, next_lng = (end.lat, end.lng) if last else (lat + d_lat, lng + d_lng)
+        points.append(Point(next_lat, lng) if lat_first else Point(lat, next_lng))
+        lat, lng = next_lat, next_lng
         points.append(Point(lat, lng))
-    points[-1] = end  # no floating-point drift at the door
-    route = [points[0]]
-    for point in points[1:]:
-        if distance_m(route[-1], point) > 1:
-            route.append(point)
-    return route if len(route) > 1 else [start, end]
+    route = [start]
+    for corner in points[1:-1]:
+        if distance_m(route[-1], corner) > 1:  # skip zero-length legs
+            route.append(corner)
+    if len(route) > 1 and distance_m(route[-1], end) <= 1:
+        route[-1] = end
+    else:
+        route.append(end)
+    return route
 
 
 @dataclass
@@ -577,7 +576,7 @@ class Simulator:
     each driver last reported.
     """
 
-    RETURN_SPEED_FACTOR = 0.7    # no hurry when heading back without a pizza
+    CITY_SPEED_KMH = (15.0, 30.0)  # whatever the vehicle and the traffic
     REPORT_EVERY_S = 4.0         # a driver app reports every few seconds, not every tick
     MAX_WAITING = 8              # no new customers while this many orders wait for a driver
     GIVE_UP_AFTER_S = 25 * 60    # a kitchen cancels an order no driver took for this long
@@ -646,6 +645,12 @@ class Simulator:
             return fallback
         return Point(float(driver.lat), float(driver.lng))
 
+    def _speed(self, driver: Driver, *, relaxed: bool) -> float:
+        """This tick's speed: the driver's own pace, traffic, and no hurry without a pizza."""
+        factor = self.rng.uniform(0.7, 0.85) if relaxed else self.rng.uniform(0.85, 1.1)
+        low, high = self.CITY_SPEED_KMH
+        return round(min(high, max(low, cruising_speed_kmh(driver.id, driver.vehicle) * factor)), 1)
+
     def _drive(self, report: TickReport, simulated: float) -> None:
         drivers = list(Driver.objects.exclude(status=Driver.Status.OFFLINE))
         jobs = {order.driver_id: order for order in self._active_orders()
@@ -683,7 +688,7 @@ class Simulator:
                      self._position(driver, fallback=Point(float(order.restaurant.lat), float(order.restaurant.lng))))
             leg = Leg(purpose, Route(plan_route(start, target, self.rng)), order.id)
             self.legs[driver.id] = leg
-        speed = cruising_speed_kmh(driver.id, driver.vehicle) * self.rng.uniform(0.85, 1.1)  # traffic
+        speed = self._speed(driver, relaxed=False)
         if not self._move(report, driver, leg, speed / 3.6 * simulated, speed):
             return
         if purpose[1] == "shop":
@@ -708,7 +713,7 @@ class Simulator:
 
     def _drive_home(self, report: TickReport, driver: Driver, simulated: float) -> None:
         leg = self.legs[driver.id]
-        speed = cruising_speed_kmh(driver.id, driver.vehicle) * self.RETURN_SPEED_FACTOR
+        speed = self._speed(driver, relaxed=True)
         if self._move(report, driver, leg, speed / 3.6 * simulated, speed):
             self.legs.pop(driver.id, None)
 
