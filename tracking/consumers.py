@@ -24,19 +24,24 @@ class TrackerConsumer(AsyncWebsocketConsumer):
     last_seq = 0
 
     async def connect(self) -> None:
-        # Accept first, then close with a 4xxx code: the browser sees why, and htmx's ws
-        # extension does not retry a 4xxx close.
-        await self.accept()
         order_id = order_id_from_token(self.scope["url_route"]["kwargs"]["token"])
         if order_id is None:
-            await self.close(code=CLOSE_UNAUTHORIZED)
+            await self.refuse(CLOSE_UNAUTHORIZED)
             return
         if not await database_sync_to_async(order_exists)(order_id):
-            await self.close(code=CLOSE_NOT_FOUND)
+            await self.refuse(CLOSE_NOT_FOUND)
             return
+        # Join before accepting: once the browser sees the socket open, no push can slip by.
         self.group = tracker_group(order_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
         await sync_to_async(socket_count_changed)(SOCKET_KIND, +1)
+
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with a 4xxx code: the browser sees why, and htmx's ws extension
+        does not retry a 4xxx close (a refused handshake would look like a network error)."""
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:

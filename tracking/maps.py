@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 LatLng = tuple[float, float]
 
-WIDTH, HEIGHT, PADDING = 640, 360, 48
+WIDTH, HEIGHT = 640, 360
+# Room around the outermost points for the pins, and below them for their labels.
+PAD_X, PAD_TOP, PAD_BOTTOM = 60, 36, 66
 METRES_PER_DEGREE = 111_320
 MIN_SPAN_M = 600  # two points a street apart still get a readable map
 NICE_SCALES_M = [20, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000]
@@ -95,13 +97,14 @@ def route_map(*, restaurant: LatLng, destination: LatLng, driver: LatLng | None,
         return p[1] * east, p[0] * METRES_PER_DEGREE
 
     xs, ys = zip(*(metres(p) for p in everything))
-    inner_w, inner_h = WIDTH - 2 * PADDING, HEIGHT - 2 * PADDING
+    inner_w, inner_h = WIDTH - 2 * PAD_X, HEIGHT - PAD_TOP - PAD_BOTTOM
     metres_per_px = max((max(xs) - min(xs)) / inner_w, (max(ys) - min(ys)) / inner_h, MIN_SPAN_M / inner_w)
     centre_x, centre_y = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
 
     def project(p: LatLng) -> Point:
         x, y = metres(p)
-        return Point(WIDTH / 2 + (x - centre_x) / metres_per_px, HEIGHT / 2 - (y - centre_y) / metres_per_px)
+        return Point(WIDTH / 2 + (x - centre_x) / metres_per_px,
+                     PAD_TOP + inner_h / 2 - (y - centre_y) / metres_per_px)
 
     def polyline(points: list[LatLng]) -> str:
         return " ".join(project(p).svg for p in points) if len(points) >= 2 else ""

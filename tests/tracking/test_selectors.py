@@ -196,8 +196,8 @@ def test_the_map_is_fitted_inside_the_view_box():
                            travelled=[SHOP, between(SHOP, HOME, 0.3)], status="out_for_delivery")
 
     for point in (route.restaurant, route.destination, route.driver):
-        assert maps.PADDING - 0.5 <= point.x <= route.width - maps.PADDING + 0.5
-        assert maps.PADDING - 0.5 <= point.y <= route.height - maps.PADDING + 0.5
+        assert maps.PAD_X - 0.5 <= point.x <= route.width - maps.PAD_X + 0.5
+        assert maps.PAD_TOP - 0.5 <= point.y <= route.height - maps.PAD_BOTTOM + 0.5
     assert route.destination.y < route.restaurant.y  # north is up
     assert route.destination.x > route.restaurant.x  # east is right
     assert len(route.remaining.split()) == 2

@@ -51,10 +51,10 @@
     tick();
   }
 
-  function mmss(ms) {
+  function minSec(ms) {
     var s = Math.max(0, Math.round(ms / 1000));
     var m = Math.floor(s / 60), rest = s % 60;
-    return m + ":" + (rest < 10 ? "0" : "") + rest;
+    return (m ? m + "m " : "") + (rest < 10 && m ? "0" : "") + rest + "s";
   }
 
   function ago(ms) {
@@ -75,8 +75,8 @@
     } else {
       countdown.hidden = false;
       var left = eta - now;
-      countdownValue.textContent = left > 0 ? mmss(left) : "Any moment";
-      countdownLabel.textContent = left > 0 ? "min left" : "";
+      countdownValue.textContent = left > 0 ? minSec(left) : "Any moment";
+      countdownLabel.textContent = left > 0 ? "to go" : "";
     }
     var changed = Date.parse(data.updatedAt || "");
     if (!isNaN(changed)) updated.textContent = "Updated " + ago(now - changed);
