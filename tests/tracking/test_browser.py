@@ -1,0 +1,170 @@
+"""The tracker in a real Chromium against a real server: live updates, reconnects, polling."""
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from rest_framework.authtoken.models import Token
+
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.tracking.helpers import HOME, SHOP, advance, between, ready_then_dispatched, token
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# Servers this module starts itself must not inherit the relaxed async check (see browser()).
+STRICT = {"DJANGO_ALLOW_ASYNC_UNSAFE": ""}
+
+
+@pytest.fixture(scope="module")
+def browser(live_server_session) -> Iterator[Browser]:
+    """Chromium for this module only, with Django's async-safety check relaxed meanwhile:
+    Playwright's sync API keeps an event loop running in this thread, which Django would take
+    for async code on every ORM call of the tests (the pattern of test_browser_checkout.py)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it where it can)")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        playwright = sync_playwright().start()
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+        playwright.stop()
+
+
+def call_api(base_url: str, path: str, body: dict, api_key: str) -> dict:
+    request = urllib.request.Request(f"{base_url}{path}", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": f"Token {api_key}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (200, 202)
+        return json.loads(response.read())
+
+
+def open_tracker(page: Page, base_url: str, link_token: str) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base_url}/track/{link_token}/")
+    expect(page.locator("#trk-conn")).to_have_attribute("data-state", "connected")
+    page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
+    return errors
+
+
+def current_step(page: Page):
+    return page.locator('#trk-stepper [aria-current="step"]')
+
+
+def test_the_tracker_follows_the_pizza_without_a_reload(live, page, mirror, staff):
+    order, driver = ready_then_dispatched()
+    api_key = Token.objects.create(user=staff).key
+    errors = open_tracker(page, live.url, token(order))
+    eta = page.locator("#trk-eta")
+    expect(eta).to_contain_text("Arriving at")
+    expect(current_step(page)).to_have_attribute("data-step", "dispatched")
+    first_countdown = page.inner_text("#trk-countdown")
+    page.wait_for_timeout(1300)
+    assert page.inner_text("#trk-countdown") != first_countdown  # it ticks by itself
+
+    # The driver is sent the long way round: the ETA moves by minutes, the pin moves.
+    eta_before = eta.inner_text()
+    pin_before = page.get_attribute("#trk-driver-pin", "style")
+    call_api(live.url, f"/api/drivers/{driver.id}/location", {"lat": 52.49, "lng": 13.37}, api_key)
+    expect(eta).not_to_have_text(eta_before)
+    assert page.get_attribute("#trk-driver-pin", "style") != pin_before
+    expect(page.locator("#trk-map polyline.trk-route--todo")).to_have_count(1)
+
+    # Picked up: the stepper moves on.
+    call_api(live.url, f"/api/drivers/{driver.id}/location", {"lat": SHOP[0], "lng": SHOP[1]}, api_key)
+    call_api(live.url, f"/api/orders/{order.id}/transition", {"to": "out_for_delivery"}, api_key)
+    expect(current_step(page)).to_have_attribute("data-step", "out_for_delivery")
+    expect(page.locator('#trk-stepper [data-step="dispatched"]')).to_have_class(re.compile("trk-step--done"))
+    expect(page.locator("#trk-hero")).to_contain_text("Your pizza is on its way")
+
+    # Half way, then round the corner: the path travelled grows, then "arriving".
+    call_api(live.url, f"/api/drivers/{driver.id}/location", dict(zip(("lat", "lng"), between(SHOP, HOME, 0.5))),
+             api_key)
+    expect(page.locator("#trk-map polyline.trk-route--done")).to_have_count(1)
+    near = (HOME[0] - 0.002, HOME[1])
+    call_api(live.url, f"/api/drivers/{driver.id}/location", {"lat": near[0], "lng": near[1]}, api_key)
+    expect(page.locator("#trk-hero")).to_contain_text("Almost there")
+    expect(eta).to_contain_text("Arriving now")
+
+    call_api(live.url, f"/api/orders/{order.id}/transition", {"to": "delivered"}, api_key)
+    expect(page.locator("#trk-hero")).to_contain_text("Delivered. Enjoy your pizza!")
+    expect(page.locator("#trk-countdown")).to_be_hidden()
+    expect(page.locator("#trk-progress [role=progressbar]")).to_have_attribute("aria-valuenow", "100")
+    assert page.evaluate("window.sameDocument") is True
+    assert errors == []
+
+
+@pytest.fixture
+def own_server(transactional_db):
+    """A live server of this test's own, to stop and start again on the same port."""
+    server = LiveServer(extra_env=STRICT).start()
+    yield server
+    server.stop()
+
+
+def test_the_tracker_reconnects_by_itself_and_catches_up(own_server, page, mirror, staff):
+    order, driver = ready_then_dispatched()
+    api_key = Token.objects.create(user=staff).key
+    errors = open_tracker(page, own_server.url, token(order))
+    conn = page.locator("#trk-conn")
+
+    own_server.stop()
+    expect(conn).to_have_attribute("data-state", re.compile("reconnecting|polling"))
+    # Meanwhile the order moves on (here, in the test process); no tracker is connected.
+    advance(order, "out_for_delivery")
+    own_server.start()
+
+    expect(conn).to_have_attribute("data-state", "connected", timeout=20_000)
+    expect(current_step(page)).to_have_attribute("data-step", "out_for_delivery")
+    expect(page.locator("#trk-hero")).to_contain_text("Your pizza is on its way")
+    # And the new socket carries pushes again.
+    call_api(own_server.url, f"/api/orders/{order.id}/transition", {"to": "delivered"}, api_key)
+    expect(page.locator("#trk-hero")).to_contain_text("Delivered")
+    assert page.evaluate("window.sameDocument") is True
+    assert errors == []
+
+
+def test_without_websockets_the_tracker_polls_every_5_seconds(page, mirror, transactional_db):
+    server = LiveServer(extra_env={**STRICT, "UVICORN_WS": "none"}).start()  # no WebSocket upgrades
+    try:
+        order, _driver = ready_then_dispatched()
+        page.goto(f"{server.url}/track/{token(order)}/")
+        conn = page.locator("#trk-conn")
+        expect(conn).to_have_attribute("data-state", "polling", timeout=15_000)
+        expect(conn).to_contain_text("every 5 s")
+
+        advance(order, "out_for_delivery")
+
+        expect(current_step(page)).to_have_attribute("data-step", "out_for_delivery", timeout=8_000)
+    finally:
+        server.stop()
+
+
+def test_a_broken_link_gets_a_friendly_page(live, page):
+    response = page.goto(f"{live.url}/track/not-a-real-link/")
+
+    assert response.status == 404
+    expect(page.locator("h1")).to_have_text("We can't find that delivery")
+    expect(page.get_by_role("link", name="Browse pizzerias")).to_be_visible()
+
+
+def test_readable_on_a_phone(live, browser, mirror):
+    order, _driver = ready_then_dispatched()
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    try:
+        phone = context.new_page()
+        phone.goto(f"{live.url}/track/{token(order)}/")
+        expect(phone.locator("#trk-conn")).to_have_attribute("data-state", "connected")
+        overflow = phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0  # nothing wider than the screen
+        for selector in ("#trk-eta", "#trk-hero", "#trk-map svg", "#trk-stepper", "#trk-driver"):
+            box = phone.locator(selector).bounding_box()
+            assert box is not None and box["width"] <= 375
+    finally:
+        context.close()
