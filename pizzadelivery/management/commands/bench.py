@@ -84,7 +84,8 @@ class Command(BaseCommand):
             chosen["ws_compression"] = False
         bench_options = BenchOptions.quick(**chosen) if quick else BenchOptions(**chosen)
         # SIGTERM (e.g. from CI or a parent) takes the same clean-up path as Ctrl-C.
-        signal.signal(signal.SIGTERM, _interrupt)
+        for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop_signal, _interrupt)
         try:
             run(bench_options, Path(settings.BASE_DIR), self.stdout.write)
         except KeyboardInterrupt:
