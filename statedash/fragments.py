@@ -30,6 +30,11 @@ SNAPSHOT_MAX_AGE = 4.0
 SNAPSHOT_MIN_AGE = 1.0
 SNAPSHOT_KEY = "statedash:dashboard"
 QUEUE_LENGTH = 8
+SHORT_LABEL = {
+    "placed": "Placed", "confirmed": "Confirmed", "preparing": "In the oven", "ready": "Ready",
+    "dispatched": "Dispatched", "out_for_delivery": "Out for delivery", "delivered": "Delivered",
+    "cancelled": "Cancelled",
+}
 STATUS_TONE = {
     "placed": "info", "confirmed": "info", "preparing": "warm", "ready": "warm", "dispatched": "go",
     "out_for_delivery": "go", "delivered": "ok", "cancelled": "bad",
@@ -147,7 +152,7 @@ def render_batch(correlation_id: str, events: list[Any]) -> str:
 def _status_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
     by_status = state["orders_by_status"]
     peak = max([entry["count"] for entry in by_status.values()] + [1])
-    return [{"status": status, "label": OrderStatus(status).label, "tone": STATUS_TONE[status],
+    return [{"status": status, "label": SHORT_LABEL[status], "tone": STATUS_TONE[status],
              "count": by_status[status]["count"], "percent": round(100 * by_status[status]["count"] / peak, 1)}
             for status in OrderStatus.values]
 
@@ -174,7 +179,7 @@ def _queue(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     rows = []
     for order in sorted(waiting, key=lambda o: o["created_at"])[:QUEUE_LENGTH]:
         created = _at(order["created_at"])
-        rows.append({**order, "tone": STATUS_TONE[order["status"]], "label": OrderStatus(order["status"]).label,
+        rows.append({**order, "tone": STATUS_TONE[order["status"]], "label": SHORT_LABEL[order["status"]],
                      "waiting_minutes": int((now - created).total_seconds() // 60) if created else None,
                      "needs": "confirmation" if order["status"] == OrderStatus.PLACED else "a driver"})
     return rows
@@ -188,8 +193,8 @@ def _deliveries(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
             continue
         eta = _at(job["estimated_arrival"])
         rows.append({"driver": driver, "job": job, "eta": eta, "tone": STATUS_TONE.get(job["stage"], "info"),
-                     "stage_label": OrderStatus(job["stage"]).label,
-                     "kitchen_label": OrderStatus(job["kitchen_status"]).label,
+                     "stage_label": SHORT_LABEL[job["stage"]],
+                     "kitchen_label": SHORT_LABEL[job["kitchen_status"]],
                      "late": bool(eta and eta < now)})
     return sorted(rows, key=lambda r: (r["eta"] is None, r["eta"] or now))
 
@@ -238,6 +243,7 @@ def _context(state: dict[str, Any]) -> dict[str, Any]:
         "available": [d for d in drivers if d["status"] == Driver.Status.AVAILABLE],
         "busy_count": sum(d["status"] == Driver.Status.BUSY for d in drivers),
         "health_rows": _health_rows(state),
+        "in_kitchen": stats["active_orders"] - stats["active_deliveries"],
         "on_time_percent": None if stats["on_time_rate"] is None else round(100 * stats["on_time_rate"]),
         "eta": _eta_figures(stats["eta_accuracy"]),
         "time_zone": stats["time_zone"],

@@ -10,6 +10,7 @@
     var el = document.getElementById("dash-conn");
     if (!el) return;
     el.className = "conn conn-" + state;
+    el.setAttribute("data-state", state);
     el.querySelector(".conn-text").textContent = text;
   }
 
