@@ -31,6 +31,7 @@ from pizzadelivery import services
 from pizzadelivery.eta import haversine_m
 from pizzadelivery.errors import DomainError
 from pizzadelivery.models import Driver, MenuItem, Order, OrderStatus, Restaurant
+from pizzadelivery.selectors import nearest_available_driver_ids
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +207,10 @@ DRIVERS: tuple[DriverSeed, ...] = (
     DriverSeed("Noor Haddad", Driver.Vehicle.EBIKE, "+49 151 2345 0112", "charlottenburg", on_shift=False),
     DriverSeed("Lukas Braun", Driver.Vehicle.CAR, "+49 151 2345 0113", "pankow", on_shift=False),
     DriverSeed("Yuki Tanaka", Driver.Vehicle.BIKE, "+49 151 2345 0114", "tempelhof", on_shift=False),
+    DriverSeed("Ines Costa", Driver.Vehicle.SCOOTER, "+49 151 2345 0115", "schoeneberg"),
+    DriverSeed("Arjun Mehta", Driver.Vehicle.EBIKE, "+49 151 2345 0116", "kreuzberg"),
+    DriverSeed("Marta Kowalska", Driver.Vehicle.BIKE, "+49 151 2345 0117", "prenzlauer-berg"),
+    DriverSeed("Ole Jansen", Driver.Vehicle.SCOOTER, "+49 151 2345 0118", "friedrichshain"),
 )
 
 FIRST_NAMES = ("Anna", "Ben", "Clara", "David", "Elif", "Finn", "Greta", "Hamid", "Ida", "Jan", "Katya", "Leon",
@@ -216,8 +221,10 @@ NOTES = ("", "", "", "Ring twice, please.", "Third floor, no lift.", "Back build
          "Extra chilli if possible!", "Leave it with the neighbour at no. 4 if we miss you.")
 
 # How many demo orders to seed for a status the database does not show yet.
+# Few delivered ones: seeding cannot let time pass, so their delivery takes no time at all;
+# the simulator soon adds real ones.
 SEED_ORDERS = {"placed": 2, "confirmed": 2, "preparing": 2, "ready": 1, "dispatched": 2,
-               "out_for_delivery": 2, "delivered": 4, "cancelled": 1}
+               "out_for_delivery": 2, "delivered": 1, "cancelled": 1}
 PATH_TO = {
     "placed": [],
     "confirmed": ["confirmed"],
@@ -283,7 +290,7 @@ def seed_drivers(report: SeedReport) -> None:
         report.drivers += 1
 
 
-def nearby_districts(lat: float, lng: float, *, within_m: float = 4500) -> list[District]:
+def nearby_districts(lat: float, lng: float, *, within_m: float = 3500) -> list[District]:
     """Districts a pizzeria at (lat, lng) plausibly delivers to (at least the nearest three)."""
     ranked = sorted(DISTRICTS, key=lambda d: haversine_m(lat, lng, d.lat, d.lng))
     near = [d for d in ranked if haversine_m(lat, lng, d.lat, d.lng) <= within_m]
@@ -331,14 +338,24 @@ def place(draft: OrderDraft) -> Order:
 
 def _seed_order(status: str, restaurant: Restaurant, rng: random.Random) -> None:
     order = place(draft_order(restaurant, list(restaurant.menu_items.filter(is_available=True)), rng))
+    picked_up = status in (OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED)
+    courier: int | None = None
     for step in PATH_TO[status]:
-        if step == OrderStatus.OUT_FOR_DELIVERY:
-            # The driver picked it up, so stands at the shop.
-            driver_id = Order.objects.values_list("driver_id", flat=True).get(pk=order.id)
-            services.driver_location_update(driver_id=driver_id, lat=float(restaurant.lat),
-                                            lng=float(restaurant.lng), heading=0.0, speed_kmh=0.0)
+        if step == OrderStatus.DISPATCHED and picked_up:
+            # Seeding cannot let time pass: a courier picking up "now" already waits at the
+            # counter when sent, so the ETA promised at dispatch is what then happens.
+            courier = next(iter(nearest_available_driver_ids(lat=float(restaurant.lat), lng=float(restaurant.lng))),
+                           None)
+            if courier is None:
+                raise DomainError("No driver is available right now.", code="no_driver_available")
+            services.driver_location_update(driver_id=courier, lat=float(restaurant.lat), lng=float(restaurant.lng),
+                                            heading=0.0, speed_kmh=0.0)
+        elif step == OrderStatus.DELIVERED and courier is not None:
+            services.driver_location_update(driver_id=courier, lat=float(order.delivery_lat),
+                                            lng=float(order.delivery_lng), heading=0.0, speed_kmh=0.0)
         services.order_transition(order_id=order.id, to=step,
-                                  reason="Customer called to cancel." if step == "cancelled" else "")
+                                  driver_id=courier if step == OrderStatus.DISPATCHED else None,
+                                  reason="Customer called to cancel." if step == OrderStatus.CANCELLED else "")
 
 
 def seed_orders(report: SeedReport, rng: random.Random) -> None:
@@ -519,10 +536,26 @@ def kitchen_step_due(order: Order, *, now: datetime, speedup: float) -> str | No
     return step if elapsed >= base * spread(order.id, step) else None
 
 
-def wants_driver(order: Order) -> bool:
-    """Dispatch once the pizza is in the oven: the driver arrives about when it comes out."""
-    return (not order.delivery_status and order.status != OrderStatus.CANCELLED
-            and order.kitchen_status in (OrderStatus.PREPARING, OrderStatus.READY))
+DISPATCH_LEAD_S = 5 * 60  # about a typical ride to the shop
+
+
+def kitchen_seconds_left(order: Order, *, now: datetime, speedup: float) -> float | None:
+    """Simulated seconds until the pizza comes out of the oven (None before it goes in)."""
+    if order.kitchen_status == OrderStatus.READY:
+        return 0.0
+    if order.kitchen_status != OrderStatus.PREPARING or order.preparing_at is None:
+        return None
+    prep = order.restaurant.prep_minutes * 60 * spread(order.id, OrderStatus.READY)
+    return max(0.0, prep - (now - order.preparing_at).total_seconds() * speedup)
+
+
+def wants_driver(order: Order, *, now: datetime, speedup: float) -> bool:
+    """Send a driver while the pizza is still in the oven, timed so that they arrive about
+    when it comes out: not earlier, or they would idle at the counter."""
+    if order.delivery_status or order.status == OrderStatus.CANCELLED:
+        return False
+    left = kitchen_seconds_left(order, now=now, speedup=speedup)
+    return left is not None and left <= DISPATCH_LEAD_S
 
 
 def arrivals(rng: random.Random, *, per_minute: float, seconds: float) -> int:
@@ -578,12 +611,14 @@ class Simulator:
 
     CITY_SPEED_KMH = (15.0, 30.0)  # whatever the vehicle and the traffic
     REPORT_EVERY_S = 4.0         # a driver app reports every few seconds, not every tick
-    MAX_WAITING = 8              # no new customers while this many orders wait for a driver
+    MAX_WAITING = 6              # no new customers while this many orders wait for a driver
+    MAX_ACTIVE = 30              # ... or while this many are on their way at all
     GIVE_UP_AFTER_S = 25 * 60    # a kitchen cancels an order no driver took for this long
     SHIFT_CHANGE_EVERY_S = 120   # someone goes on or off shift about this often
     MIN_ON_SHIFT = 6
+    ON_SHIFT_SHARE = 0.8
 
-    def __init__(self, *, speedup: float = 1.0, orders_per_minute: float = 2.0,
+    def __init__(self, *, speedup: float = 1.0, orders_per_minute: float = 1.5,
                  rng: random.Random | None = None) -> None:
         self.speedup = speedup
         self.orders_per_minute = orders_per_minute
@@ -614,7 +649,7 @@ class Simulator:
         self._dispatch(report, now)
         self._drive(report, simulated)
         self._shifts(report, simulated)
-        self._customers(report, simulated)
+        self._customers(report, now, simulated)
         return report
 
     def _kitchens(self, report: TickReport, now: datetime) -> None:
@@ -625,7 +660,7 @@ class Simulator:
 
     def _dispatch(self, report: TickReport, now: datetime) -> None:
         for order in self._active_orders():
-            if not wants_driver(order):
+            if not wants_driver(order, now=now, speedup=self.speedup):
                 continue
             if self._transition(report, order, OrderStatus.DISPATCHED):
                 report.dispatched.append(order.code)
@@ -655,11 +690,16 @@ class Simulator:
         drivers = list(Driver.objects.exclude(status=Driver.Status.OFFLINE))
         jobs = {order.driver_id: order for order in self._active_orders()
                 if order.delivery_status in (OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY)}
+        for gone_off_shift in set(self.legs) - {driver.id for driver in drivers}:
+            del self.legs[gone_off_shift]
         for driver in drivers:
             order = jobs.get(driver.id)
+            leg = self.legs.get(driver.id)
             if order is not None:
                 self._drive_job(report, driver, order, simulated)
-            elif driver.status == Driver.Status.AVAILABLE and driver.id in self.legs:
+            elif driver.status == Driver.Status.AVAILABLE and leg is not None:
+                if leg.order_id is not None:  # the job ended elsewhere (cancelled in the admin, say)
+                    self._head_back(driver, leg.route.advance(0)[0])
                 self._drive_home(report, driver, simulated)
             else:
                 self.legs.pop(driver.id, None)
@@ -712,21 +752,30 @@ class Simulator:
         self.legs[driver.id] = Leg(("home", str(driver.id)), Route(plan_route(here, wait_at, self.rng)))
 
     def _drive_home(self, report: TickReport, driver: Driver, simulated: float) -> None:
-        leg = self.legs[driver.id]
+        leg = self.legs.get(driver.id)
+        if leg is None:
+            return
         speed = self._speed(driver, relaxed=True)
         if self._move(report, driver, leg, speed / 3.6 * simulated, speed):
             self.legs.pop(driver.id, None)
 
     def _shifts(self, report: TickReport, simulated: float) -> None:
+        """Now and then someone starts or ends a shift, keeping about ON_SHIFT_SHARE of the
+        fleet on the road (never fewer than MIN_ON_SHIFT)."""
         if self.rng.random() >= simulated / self.SHIFT_CHANGE_EVERY_S:
             return
-        idle = [d for d in Driver.objects.filter(status=Driver.Status.AVAILABLE) if d.id not in self.legs]
-        offline = list(Driver.objects.filter(status=Driver.Status.OFFLINE))
-        on_shift = Driver.objects.exclude(status=Driver.Status.OFFLINE).count()
-        going_off = idle and on_shift > self.MIN_ON_SHIFT and (not offline or self.rng.random() < 0.5)
-        driver, status = ((self.rng.choice(idle), Driver.Status.OFFLINE) if going_off else
-                          (self.rng.choice(offline), Driver.Status.AVAILABLE) if offline else (None, ""))
-        if driver is None:
+        drivers = list(Driver.objects.all())
+        idle = [d for d in drivers if d.status == Driver.Status.AVAILABLE and d.id not in self.legs]
+        offline = [d for d in drivers if d.status == Driver.Status.OFFLINE]
+        on_shift = len(drivers) - len(offline)
+        crowded = on_shift > max(self.MIN_ON_SHIFT, self.ON_SHIFT_SHARE * len(drivers))
+        going_off = bool(idle) and on_shift > self.MIN_ON_SHIFT and (
+            not offline or self.rng.random() < (0.7 if crowded else 0.3))
+        if going_off:
+            driver, status = self.rng.choice(idle), Driver.Status.OFFLINE
+        elif offline:
+            driver, status = self.rng.choice(offline), Driver.Status.AVAILABLE
+        else:
             return
         try:
             services.driver_set_status(driver_id=driver.id, status=status)
@@ -734,17 +783,18 @@ class Simulator:
         except DomainError as exc:
             report.refusals.append(f"{driver.name} -> {status}: {exc.detail}")
 
-    def _customers(self, report: TickReport, simulated: float) -> None:
+    def _customers(self, report: TickReport, now: datetime, simulated: float) -> None:
+        """New customers now and then, unless orders already pile up waiting for a driver."""
         count = arrivals(self.rng, per_minute=self.orders_per_minute, seconds=simulated)
         if not count:
             return
-        waiting = Order.objects.filter(delivery_status="").exclude(status=OrderStatus.CANCELLED).count()
-        if waiting >= self.MAX_WAITING:
-            return
+        active = self._active_orders()
+        backlog = sum(wants_driver(order, now=now, speedup=self.speedup) for order in active)
+        room = min(self.MAX_WAITING - backlog, self.MAX_ACTIVE - len(active))
         restaurants = list(Restaurant.objects.filter(is_open=True).prefetch_related("menu_items"))
         menus = {r.id: [item for item in r.menu_items.all() if item.is_available] for r in restaurants}
         restaurants = [r for r in restaurants if any(i.size != MenuItem.Size.ONE for i in menus[r.id])]
-        for _ in range(min(count, self.MAX_WAITING - waiting)):
+        for _ in range(min(count, room)):
             if not restaurants:
                 return
             restaurant = self.rng.choice(restaurants)

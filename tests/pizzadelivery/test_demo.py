@@ -20,7 +20,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from events.models import Event
-from pizzadelivery import demo
+from pizzadelivery import demo, services
 from pizzadelivery.eta import haversine_m
 from pizzadelivery.models import Driver, MenuItem, Order, OrderStatus, Restaurant
 from tests import factories
@@ -101,6 +101,20 @@ def test_kitchens_take_plausible_times() -> None:
     assert demo.kitchen_step_due(_order(status="cancelled", placed_at=now - timedelta(hours=1)),
                                  now=now, speedup=1) is None
     assert demo.kitchen_step_due(_order(kitchen_status="ready"), now=now, speedup=1) is None
+
+
+def test_drivers_are_sent_to_arrive_about_when_the_pizza_is_ready() -> None:
+    now = timezone.now()
+    oven = {"status": "preparing", "kitchen_status": "preparing", "delivery_status": ""}
+    assert not demo.wants_driver(_order(**oven, preparing_at=now - timedelta(minutes=1)), now=now, speedup=1)
+    assert demo.wants_driver(_order(**oven, preparing_at=now - timedelta(minutes=20)), now=now, speedup=1)
+    assert demo.wants_driver(_order(**oven, preparing_at=now - timedelta(seconds=30)), now=now, speedup=60)
+    assert demo.wants_driver(_order(status="ready", kitchen_status="ready", delivery_status=""), now=now, speedup=1)
+    for waiting in ({"status": "placed", "kitchen_status": "placed", "delivery_status": ""},
+                    {"status": "confirmed", "kitchen_status": "confirmed", "delivery_status": ""},
+                    {"status": "dispatched", "kitchen_status": "ready", "delivery_status": "dispatched"},
+                    {"status": "cancelled", "kitchen_status": "ready", "delivery_status": ""}):
+        assert not demo.wants_driver(_order(**waiting), now=now, speedup=1)
 
 
 def test_new_orders_arrive_a_few_per_minute() -> None:
@@ -236,6 +250,27 @@ def test_the_simulator_delivers_an_order_end_to_end_at_city_speed() -> None:
     assert haversine_m(customer_lat, customer_lng, *previous) < 1
     driver.refresh_from_db()
     assert driver.status == "available"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_driver_whose_job_is_cancelled_heads_back_to_a_pizzeria() -> None:
+    shop = factories.restaurant()
+    far = _point_near(2.0, 2.0)
+    rider = factories.driver(lat=far[0], lng=far[1])
+    order = factories.order_at("dispatched", restaurant_obj=shop, driver_obj=rider)
+    simulator = demo.Simulator(speedup=1, orders_per_minute=0, rng=random.Random(8))
+    simulator.tick(now=timezone.now(), seconds=4)
+    assert simulator.legs[rider.id].order_id == order.id
+
+    services.order_transition(order_id=order.id, to="cancelled", reason="Customer changed their mind.")
+    for _ in range(3):
+        simulator.tick(now=timezone.now(), seconds=4)
+
+    leg = simulator.legs[rider.id]
+    assert leg.order_id is None and leg.purpose[0] == "home"
+    assert demo.distance_m(leg.route.points[-1], demo.Point(float(shop.lat), float(shop.lng))) < 400
+    rider.refresh_from_db()
+    assert rider.status == "available"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,6 +2,8 @@
 and the ``admin`` superuser. Idempotent: a second run finds everything and changes nothing."""
 from __future__ import annotations
 
+import os
+
 from django.core.management.base import BaseCommand
 
 from pizzadelivery import demo
@@ -20,8 +22,9 @@ class Command(BaseCommand):
             self.stdout.write("demo data already in place; nothing added")
         for skipped in report.skipped:
             self.stderr.write(f"skipped {skipped}")
+        base = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
         self.stdout.write(
             f"  admin login  {demo.ADMIN_USERNAME} / {report.admin_password}"
             f"{'  (new)' if report.admin_created else ''}\n"
             f"  API token    {report.admin_token}\n"
-            f"  contract     python3 ../shared/contract_check.py http://127.0.0.1:8000 {report.admin_token}")
+            f"  contract     python3 ../shared/contract_check.py {base} {report.admin_token}")

@@ -27,8 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--tick", type=float, default=2.0, help="seconds between ticks (default 2)")
         parser.add_argument("--speedup", type=float, default=1.0,
                             help="simulated seconds per real second (default 1: ETAs stay honest)")
-        parser.add_argument("--orders-per-minute", type=float, default=2.0,
-                            help="new customer orders per simulated minute (default 2)")
+        parser.add_argument("--orders-per-minute", type=float, default=1.5,
+                            help="new customer orders per simulated minute (default 1.5)")
         parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable runs")
         parser.add_argument("--once", action="store_true", help="run a single tick and exit (tests)")
 
