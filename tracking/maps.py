@@ -19,6 +19,7 @@ MIN_SPAN_M = 600  # two points a street apart still get a readable map
 NICE_SCALES_M = [20, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000]
 SCALE_BAR_TARGET_PX = 110
 MAX_DRAWN_POINTS = 160
+LABEL_OFFSET = 31
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class Point:
     def translate(self) -> str:
         """For an SVG transform attribute: ``translate({{ point.translate }})``."""
         return f"{self.x:.1f} {self.y:.1f}"
+
+    @property
+    def label_xy(self) -> tuple[str, str]:
+        """Where a pin's caption goes: centred under it."""
+        return f"{self.x:.1f}", f"{self.y + LABEL_OFFSET:.1f}"
 
     @property
     def css_translate(self) -> str:

@@ -82,6 +82,7 @@ def test_the_tracker_follows_the_pizza_without_a_reload(live, page, mirror, staf
     expect(current_step(page)).to_have_attribute("data-step", "out_for_delivery")
     expect(page.locator('#trk-stepper [data-step="dispatched"]')).to_have_class(re.compile("trk-step--done"))
     expect(page.locator("#trk-hero")).to_contain_text("Your pizza is on its way")
+    expect(page).to_have_title(re.compile(r"^Out for delivery · Order "))
 
     # Half way, then round the corner: the path travelled grows, then "arriving".
     call_api(live.url, f"/api/drivers/{driver.id}/location", dict(zip(("lat", "lng"), between(SHOP, HOME, 0.5))),
@@ -90,7 +91,7 @@ def test_the_tracker_follows_the_pizza_without_a_reload(live, page, mirror, staf
     near = (HOME[0] - 0.002, HOME[1])
     call_api(live.url, f"/api/drivers/{driver.id}/location", {"lat": near[0], "lng": near[1]}, api_key)
     expect(page.locator("#trk-hero")).to_contain_text("Almost there")
-    expect(eta).to_contain_text("Arriving now")
+    expect(eta).to_contain_text("Arriving by")
 
     call_api(live.url, f"/api/orders/{order.id}/transition", {"to": "delivered"}, api_key)
     expect(page.locator("#trk-hero")).to_contain_text("Delivered. Enjoy your pizza!")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.db import connection
 from channels.testing import WebsocketCommunicator
 
 from pizzadelivery.asgi import application
@@ -19,6 +22,18 @@ from tracking.consumers import tracker_group
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALLOWED_ORIGIN = "http://127.0.0.1:8000"
+
+
+async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Sync code (ORM, services) off the event loop. Its thread's connection is closed after:
+    PostgreSQL drops the test database only when no session is left on it."""
+    def call() -> Any:
+        try:
+            return function(*args)
+        finally:
+            connection.close()
+
+    return await sync_to_async(call)()
 
 
 def socket(path: str, origin: str | None = ALLOWED_ORIGIN) -> WebsocketCommunicator:
@@ -44,16 +59,16 @@ def dispatched(mirror):
 
 async def test_a_valid_token_joins_and_is_counted(dispatched):
     order, _driver = dispatched
-    before = (await sync_to_async(open_socket_counts)()).get("tracker", 0)
+    before = (await in_thread(open_socket_counts)).get("tracker", 0)
     communicator = socket(f"/ws/track/{token(order)}/")
 
     connected, _ = await communicator.connect()
 
     assert connected
     assert await communicator.receive_nothing(timeout=0.3)
-    assert (await sync_to_async(open_socket_counts)())["tracker"] == before + 1
+    assert (await in_thread(open_socket_counts))["tracker"] == before + 1
     await communicator.disconnect()
-    assert (await sync_to_async(open_socket_counts)())["tracker"] == before
+    assert (await in_thread(open_socket_counts))["tracker"] == before
 
 
 @pytest.mark.parametrize("bad", ["garbage", "a" * 300, "x:y:z", "%00"])
@@ -85,7 +100,7 @@ async def test_fragments_arrive_after_a_location_update(dispatched):
     communicator = socket(f"/ws/track/{token(order)}/")
     await communicator.connect()
 
-    await sync_to_async(move)(driver, *between(SHOP, HOME, -0.5))
+    await in_thread(move, driver, *between(SHOP, HOME, -0.5))
     html = await communicator.receive_from(timeout=5)
 
     ids = re.findall(r'<\w+ id="(trk-[a-z]+)"[^>]*hx-swap-oob=', html)
@@ -94,7 +109,7 @@ async def test_fragments_arrive_after_a_location_update(dispatched):
     assert driver.name in html
     version = int(re.search(r'data-version="(\d+)"', html).group(1))
 
-    await sync_to_async(advance)(order, "out_for_delivery")
+    await in_thread(advance, order, "out_for_delivery")
     html = await communicator.receive_from(timeout=5)
     assert 'aria-current="step" data-step="out_for_delivery"' in html
     assert int(re.search(r'data-version="(\d+)"', html).group(1)) > version
@@ -102,11 +117,11 @@ async def test_fragments_arrive_after_a_location_update(dispatched):
 
 
 async def test_only_the_orders_own_group_gets_its_fragments(mirror):
-    (mine, _), (other, other_driver) = [await sync_to_async(ready_then_dispatched)() for _ in range(2)]
+    (mine, _), (other, other_driver) = [await in_thread(ready_then_dispatched) for _ in range(2)]
     communicator = socket(f"/ws/track/{token(mine)}/")
     await communicator.connect()
 
-    await sync_to_async(move)(other_driver, *between(SHOP, HOME, 0.3))
+    await in_thread(move, other_driver, *between(SHOP, HOME, 0.3))
 
     assert await communicator.receive_nothing(timeout=0.5)
     await communicator.disconnect()

@@ -48,6 +48,7 @@
     shownVersion = Math.max(shownVersion, Number(data.version) || 0);
     var serverNow = Date.parse(data.serverNow);
     if (!isNaN(serverNow)) skewMs = serverNow - Date.now();
+    if (data.title) document.title = data.title;  // the tab tells the stage too
     tick();
   }
 
