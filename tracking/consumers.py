@@ -21,6 +21,7 @@ def tracker_group(order_id: uuid.UUID | str) -> str:
 
 class TrackerConsumer(AsyncWebsocketConsumer):
     group: str | None = None
+    counted = False
     last_seq = 0
 
     async def connect(self) -> None:
@@ -36,6 +37,7 @@ class TrackerConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await sync_to_async(socket_count_changed)(SOCKET_KIND, +1)
+        self.counted = True
 
     async def refuse(self, code: int) -> None:
         """Accept, then close with a 4xxx code: the browser sees why, and htmx's ws extension
@@ -46,6 +48,7 @@ class TrackerConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.counted:
             await sync_to_async(socket_count_changed)(SOCKET_KIND, -1)
 
     async def tracker_fragment(self, message: dict[str, Any]) -> None:

@@ -52,7 +52,6 @@ def fragment_context(snapshot: TrackerSnapshot) -> dict[str, Any]:
         driver = {**state["driver"], "vehicle_label": (snapshot.driver or {}).get("vehicle_label", ""),
                   "initials": "".join(part[:1] for part in state["driver"]["name"].split()[:2]).upper()}
     return {
-        "snapshot": snapshot,
         "order": order,
         "state": state,
         "status": order["status"],
@@ -62,11 +61,9 @@ def fragment_context(snapshot: TrackerSnapshot) -> dict[str, Any]:
         "route": snapshot.route,
         "eta_at": _dt(eta["estimated_arrival"]),
         "actual_at": _dt(eta.get("actual_arrival")),
-        "promised_at": _dt(eta.get("promised_at_dispatch")),
         # Compared with the ETA promised at dispatch: positive late, negative early.
         "late_minutes": late_minutes,
         "early_minutes": -late_minutes if late_minutes is not None and late_minutes < 0 else None,
-        "cancelled_at": _dt(order["timestamps"].get("cancelled")),
         "distance_km": None if distance is None else distance / 1000,
         "updated_at": _dt(state["updated_at"]),
         "version": snapshot.version,
