@@ -42,7 +42,7 @@ def order_document(order: Order) -> dict[str, Any]:
         "kitchen_status": order.kitchen_status,
         "delivery_status": order.delivery_status or None,
         "restaurant": {"id": restaurant.id, "slug": restaurant.slug, "name": restaurant.name,
-                       "address": restaurant.address,
+                       "address": restaurant.address, "prep_minutes": restaurant.prep_minutes,
                        "location": {"lat": float(restaurant.lat), "lng": float(restaurant.lng)}},
         "items": [{"menu_item": item.menu_item_id, "name": item.name, "size": item.size,
                    "quantity": item.quantity, "unit_price": str(item.unit_price),

@@ -1,6 +1,7 @@
 """Root URLs. API paths answer with and without a trailing slash, without a redirect."""
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from events.apis import EventFeedApi
@@ -34,5 +35,6 @@ urlpatterns = [
     path("", include("tracking.urls")),
     path("", include("statedash.urls")),
     path("admin/", admin.site.urls),
+    path("favicon.ico", RedirectView.as_view(url="/static/favicon.svg", permanent=True)),
     path("", include("pizzadelivery.urls_pages")),
 ]
