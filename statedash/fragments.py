@@ -24,6 +24,7 @@ from statedash import selectors
 # Order of the live fragments on the page (each one's element id is "dash-<name>").
 LIVE = ("stats", "chart", "queue", "deliveries", "drivers", "health")
 FEED_VERSION = "feed"
+STATE_SEQ = "seq"  # the last event the shown state includes (carried by the stamp)
 # The dashboard may show a state this old when nothing happened since; after any event it is
 # recomputed, but not more than once per MIN_AGE (a burst of events costs one computation).
 SNAPSHOT_MAX_AGE = 4.0
@@ -210,12 +211,13 @@ def _health_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
             return "unreachable"
         return "< 10 ms" if latency < 10 else f"{round(latency, -1):.0f} ms"
 
+    age = relay["oldest_pending_age_seconds"]
     if relay["pending_batches"] is None:
         relay_detail = "unknown"
     elif relay["pending_batches"] == 0:
         relay_detail = "outbox empty"
-    else:
-        relay_detail = f"{relay['pending_batches']} waiting, oldest {relay['oldest_pending_age_seconds']:.0f} s"
+    else:  # the count and the oldest are read apart: the oldest may be gone already
+        relay_detail = f"{relay['pending_batches']} waiting" + (f", oldest {age:.0f} s" if age is not None else "")
     if sockets["open"] is None:
         socket_detail = "count unavailable"
     else:
@@ -257,8 +259,9 @@ def _eta_figures(accuracy: dict[str, Any]) -> dict[str, float | None]:
             "bias_early": None if bias is None else -bias / 60}
 
 
-def render_live(state: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    """(fragment name -> HTML ready to swap, fragment name -> version), from one state."""
+def render_live(state: dict[str, Any], seq: int) -> tuple[dict[str, str], dict[str, str]]:
+    """(fragment name -> HTML ready to swap, fragment name -> version), from one state that
+    holds every event up to ``seq``."""
     context = _context(state)
     html, versions = {}, {}
     for name in LIVE:
@@ -266,8 +269,8 @@ def render_live(state: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
         versions[name] = _digest(inner)
         html[name] = render_to_string("statedash/_fragment.html", {
             "name": name, "version": versions[name], "inner": mark_safe(inner)})  # rendered, escaped above
-    html["stamp"] = render_to_string("statedash/_stamp.html", {"state": state,
-                                                               "generated": _at(state["generated_at"])})
+    html["stamp"] = render_to_string("statedash/_stamp.html", {
+        "state": state, "generated": _at(state["generated_at"]), "seq": seq, "seq_version": STATE_SEQ})
     return html, versions
 
 
@@ -292,7 +295,7 @@ def build_snapshot() -> Snapshot:
     seq = selectors.latest_event_seq()
     state = selectors.system_state()
     events = selectors.feed_events()
-    html, versions = render_live(state)
+    html, versions = render_live(state, seq)
     return Snapshot(seq=seq, generated_at=state["generated_at"], computed=timezone.now().timestamp(),
                     html=html, versions=versions, feed_seq=events[0].seq if events else 0,
                     feed_rows=render_feed_rows(events))
@@ -329,5 +332,29 @@ def parse_versions(values: list[str]) -> dict[str, str]:
     return found
 
 
-def changed_fragments(snapshot: Snapshot, shown: dict[str, str]) -> list[str]:
-    return [name for name in LIVE if shown.get(name) != snapshot.versions[name]]
+def _seq(value: str | None) -> int:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 18 else 0
+
+
+@dataclass(frozen=True)
+class PollAnswer:
+    fragments: list[SafeString]
+    stamp: SafeString | None
+    feed_rows: SafeString | None
+    feed_version: SafeString | None
+
+
+def poll_answer(snapshot: Snapshot, shown: dict[str, str]) -> PollAnswer:
+    """What a polling browser lacks. Nothing when it already shows a newer state than this
+    snapshot (a push overtook it): a poll must never take the page back in time. The feed is
+    sent whole, and only when the browser's newest row is older than the snapshot's."""
+    if _seq(shown.get(STATE_SEQ)) > snapshot.seq:
+        return PollAnswer([], None, None, None)
+    changed = [name for name in LIVE if shown.get(name) != snapshot.versions[name]]
+    feed_behind = _seq(shown.get(FEED_VERSION)) < snapshot.feed_seq
+    return PollAnswer(
+        fragments=snapshot.fragments(changed),
+        stamp=mark_safe(snapshot.html["stamp"]),
+        feed_rows=mark_safe(snapshot.feed_rows) if feed_behind else None,
+        feed_version=mark_safe(feed_version_input(snapshot.feed_seq)) if feed_behind else None,
+    )

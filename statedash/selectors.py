@@ -106,7 +106,8 @@ def _from_redis(client: redis.Redis, window: Window) -> Documents | None:
     """The documents from the mirror, or None when the mirror is not ready."""
     statuses = OrderStatus.values
     now = _epoch(window.now)
-    with client.pipeline(transaction=False) as pipe:
+    # MULTI/EXEC: the counts and ids are read at one instant, between two published batches.
+    with client.pipeline(transaction=True) as pipe:
         pipe.exists(mirror_ready_key())
         for status in statuses:
             pipe.zcard(key("m", "orders", "status", status))

@@ -37,17 +37,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @never_cache
 @staff_only
 def dashboard_live(request: HttpRequest) -> HttpResponse:
-    """The 5-s poll: out-of-band swaps of the fragments whose version differs from what the
-    browser reports showing, and the stamp (always: it says when the data was checked)."""
+    """The 5-s poll: out-of-band swaps of what changed since the versions the browser reports."""
     snapshot = fragments.dashboard_snapshot()
-    shown = fragments.parse_versions(request.GET.getlist("v"))
-    feed_behind = shown.get(fragments.FEED_VERSION) != str(snapshot.feed_seq)
-    return render(request, "statedash/_live.html", {
-        "fragments": snapshot.fragments(fragments.changed_fragments(snapshot, shown)),
-        "stamp": mark_safe(snapshot.html["stamp"]),
-        "feed_rows": mark_safe(snapshot.feed_rows) if feed_behind else None,
-        "feed_version": mark_safe(fragments.feed_version_input(snapshot.feed_seq)),
-    })
+    answer = fragments.poll_answer(snapshot, fragments.parse_versions(request.GET.getlist("v")))
+    return render(request, "statedash/_live.html", {"answer": answer})
 
 
 @require_GET

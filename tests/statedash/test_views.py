@@ -46,7 +46,7 @@ def test_dashboard_page_shows_every_panel(staff_client, mirror) -> None:
     assert order.code in html  # in the deliveries table and the feed
     assert "order.out_for_delivery" in html  # feed row
     assert "needs a driver" in html  # the ready order has none
-    assert {v.split(":")[0] for v in _versions(html)} == {*fragments.LIVE, "feed"}
+    assert {v.split(":")[0] for v in _versions(html)} == {*fragments.LIVE, "feed", "seq"}
 
 
 def test_poll_sends_only_what_changed(staff_client, mirror) -> None:
@@ -68,10 +68,28 @@ def test_poll_sends_only_what_changed(staff_client, mirror) -> None:
     assert 'hx-swap-oob="true"' in changed
 
 
+def test_poll_never_takes_the_page_back_in_time(staff_client, mirror) -> None:
+    factories.order()
+    shown = _versions(staff_client.get("/dashboard/").content.decode())
+    seq = int(next(v for v in shown if v.startswith("seq:")).split(":")[1])
+    feed = int(next(v for v in shown if v.startswith("feed:")).split(":")[1])
+    # A push brought this browser a newer state and feed than the cached snapshot holds.
+    ahead = [v for v in shown if v.split(":")[0] not in ("seq", "feed", "stats")]
+    ahead += [f"seq:{seq + 5}", f"feed:{feed + 5}", "stats:pushed"]
+    assert staff_client.get("/dashboard/live/", {"v": ahead}).content.decode().strip() == ""
+    # Only the feed ahead: the state is sent, the feed is left alone.
+    html = staff_client.get("/dashboard/live/", {"v": [*ahead[:-3], f"seq:{seq}", f"feed:{feed + 5}",
+                                                       "stats:old"]}).content.decode()
+    assert 'id="dash-stats"' in html and 'id="feed-list"' not in html and 'id="v-feed"' not in html
+
+
 def test_poll_with_no_or_junk_versions_sends_everything(staff_client, mirror) -> None:
-    html = staff_client.get("/dashboard/live/", {"v": ["junk", "stats:" + "x" * 100]}).content.decode()
+    factories.order()
+    html = staff_client.get("/dashboard/live/", {"v": ["junk", "stats:" + "x" * 100, "seq:-1", "feed:1e9"]}
+                            ).content.decode()
     for name in fragments.LIVE:
         assert f'id="dash-{name}"' in html
+    assert 'id="feed-list"' in html
 
 
 def test_batch_detail_lists_the_whole_batch(staff_client, mirror) -> None:
