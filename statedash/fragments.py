@@ -40,7 +40,6 @@ STATUS_TONE = {
     "placed": "info", "confirmed": "info", "preparing": "warm", "ready": "warm", "dispatched": "go",
     "out_for_delivery": "go", "delivered": "ok", "cancelled": "bad",
 }
-WAITING_FOR_DRIVER = (OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY)
 
 
 def _at(value: str | None) -> datetime | None:
@@ -171,14 +170,9 @@ def _hour_bars(state: dict[str, Any]) -> list[dict[str, Any]]:
     return bars
 
 
-def _queue(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    """Orders that need a dispatcher: not yet confirmed, or cooking with no driver assigned;
-    the longest waiting first."""
-    by_status = state["orders_by_status"]
-    waiting = list(by_status[OrderStatus.PLACED]["orders"])
-    waiting += [o for s in WAITING_FOR_DRIVER for o in by_status[s]["orders"] if o["driver_id"] is None]
+def _queue(waiting: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     rows = []
-    for order in sorted(waiting, key=lambda o: o["created_at"])[:QUEUE_LENGTH]:
+    for order in waiting:
         created = _at(order["created_at"])
         rows.append({**order, "tone": STATUS_TONE[order["status"]], "label": SHORT_LABEL[order["status"]],
                      "waiting_minutes": int((now - created).total_seconds() // 60) if created else None,
@@ -233,7 +227,7 @@ def _health_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _context(state: dict[str, Any]) -> dict[str, Any]:
+def _context(state: dict[str, Any], waiting: list[dict[str, Any]]) -> dict[str, Any]:
     now = _at(state["generated_at"]) or timezone.now()
     stats = state["stats"]
     drivers = state["drivers"]
@@ -241,7 +235,7 @@ def _context(state: dict[str, Any]) -> dict[str, Any]:
         "state": state, "stats": stats, "now": now,
         "status_rows": _status_rows(state), "hour_bars": _hour_bars(state),
         "chart_width": len(stats["orders_by_hour"]) * 28 - 6,
-        "queue": _queue(state, now), "deliveries": _deliveries(state, now),
+        "queue": _queue(waiting, now), "deliveries": _deliveries(state, now),
         "available": [d for d in drivers if d["status"] == Driver.Status.AVAILABLE],
         "busy_count": sum(d["status"] == Driver.Status.BUSY for d in drivers),
         "health_rows": _health_rows(state),
@@ -259,10 +253,11 @@ def _eta_figures(accuracy: dict[str, Any]) -> dict[str, float | None]:
             "bias_early": None if bias is None else -bias / 60}
 
 
-def render_live(state: dict[str, Any], seq: int) -> tuple[dict[str, str], dict[str, str]]:
-    """(fragment name -> HTML ready to swap, fragment name -> version), from one state that
-    holds every event up to ``seq``."""
-    context = _context(state)
+def render_live(state: dict[str, Any], waiting: list[dict[str, Any]],
+                seq: int) -> tuple[dict[str, str], dict[str, str]]:
+    """(fragment name -> HTML ready to swap, fragment name -> version), from one state (and
+    its queue of waiting orders) that holds every event up to ``seq``."""
+    context = _context(state, waiting)
     html, versions = {}, {}
     for name in LIVE:
         inner = render_to_string(f"statedash/_{name}.html", context)
@@ -295,7 +290,7 @@ def build_snapshot() -> Snapshot:
     seq = selectors.latest_event_seq()
     state = selectors.system_state()
     events = selectors.feed_events()
-    html, versions = render_live(state, seq)
+    html, versions = render_live(state, selectors.waiting_orders(limit=QUEUE_LENGTH), seq)
     return Snapshot(seq=seq, generated_at=state["generated_at"], computed=timezone.now().timestamp(),
                     html=html, versions=versions, feed_seq=events[0].seq if events else 0,
                     feed_rows=render_feed_rows(events))

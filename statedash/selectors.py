@@ -303,6 +303,32 @@ def system_state(*, now: datetime | None = None, use_mirror: bool = True) -> dic
             "health": system_health(window.now), "source": source}
 
 
+WAITING_STATUSES = (OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY)
+
+
+def waiting_orders(*, limit: int = 8) -> list[dict[str, Any]]:
+    """The orders waiting longest for a dispatcher, oldest first: not yet confirmed, or in the
+    kitchen with no driver (an order with a driver has a delivery status instead)."""
+    try:
+        client = get_redis()
+        with client.pipeline(transaction=True) as pipe:
+            pipe.exists(mirror_ready_key())
+            for status in WAITING_STATUSES:
+                pipe.zrange(key("m", "orders", "status", status), 0, limit - 1, withscores=True)
+            ready, *found = pipe.execute()
+        if ready:
+            # Oldest first; ties broken by id, as the database below does.
+            oldest = sorted(((score, member) for members in found for member, score in members))[:limit]
+            with client.pipeline(transaction=False) as pipe:
+                for _, member in oldest:
+                    pipe.hget(order_key(member), "doc")
+                return [order_summary(json.loads(doc)) for doc in pipe.execute() if doc]
+    except REDIS_ERRORS as exc:
+        logger.info("waiting orders from the database: Redis unavailable (%s)", exc)
+    found = order_queryset().filter(status__in=WAITING_STATUSES).order_by("created_at", "id")[:limit]
+    return [order_summary(order_document(order)) for order in found]
+
+
 # --- computed once per period, whoever asks ----------------------------------------------
 
 _local_locks: dict[str, threading.Lock] = {}

@@ -133,6 +133,8 @@ def test_stats_and_feed_change_without_a_reload(page: Page, live, staff, mirror)
     expect(page.locator("#dash-updated")).to_have_text(re.compile(r"updated (just now|\d+ s ago)"))
     assert page.evaluate("window.notReloaded") is True
     assert page.locator("#batch-detail").inner_text()  # an open batch survives the live updates
+    page.locator("#batch-detail button", has_text="Close").click()
+    expect(page.locator("#batch-detail")).to_be_empty()
 
 
 def test_dashboard_stays_true_while_redis_restarts(page: Page, own_redis, staff) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from events.publisher import mirror_ready_key
 from pizzadelivery.models import OrderStatus
-from statedash.selectors import ORDERS_PER_STATUS, system_state
+from statedash.selectors import ORDERS_PER_STATUS, system_state, waiting_orders
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,3 +95,13 @@ def test_health_reports_every_dependency(transactional_db, mirror) -> None:
         "redis": "ok", "database": "ok", "channel_layer": "ok", "relay": "ok", "websockets": "ok"}
     assert health["relay"]["pending_batches"] == 0
     assert health["websockets"]["open"] == 0
+
+
+def test_waiting_orders_oldest_first_from_either_path(known_dataset, redis_client) -> None:
+    orders = known_dataset.orders
+    expected = [orders[name].code for name in ("E", "F", "G", "H")]  # placed, then cooking without a driver
+    from_redis = waiting_orders(limit=8)
+    assert [o["code"] for o in from_redis] == expected
+    assert [o["code"] for o in waiting_orders(limit=2)] == expected[:2]
+    redis_client.delete(mirror_ready_key())
+    assert waiting_orders(limit=8) == from_redis

@@ -5,6 +5,7 @@
   var FEED_MAX = 60;
   var STALE_S = 15, VERY_STALE_S = 30;
   var socketOpen = false, refused = false;
+  var skewMs = 0;  // server clock minus this browser's, from the poll's Date header
 
   function setConnection(state, text) {
     var el = document.getElementById("dash-conn");
@@ -19,7 +20,7 @@
     if (!el) return;
     var at = Date.parse(el.getAttribute("datetime"));
     if (isNaN(at)) return;
-    var seconds = Math.max(0, Math.round((Date.now() - at) / 1000));
+    var seconds = Math.max(0, Math.round((Date.now() + skewMs - at) / 1000));
     el.textContent = seconds < 2 ? "updated just now" : "updated " + seconds + " s ago";
     el.classList.toggle("is-stale", seconds >= STALE_S && seconds < VERY_STALE_S);
     el.classList.toggle("is-very-stale", seconds >= VERY_STALE_S);
@@ -64,6 +65,8 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     var poll = document.getElementById("dash-poll");
     if (!poll || event.detail.elt !== poll) return;
+    var date = event.detail.xhr && Date.parse(event.detail.xhr.getResponseHeader("Date") || "");
+    if (date) skewMs = date - Date.now();  // whole seconds: enough for "N s ago"
     tidyFeed();
     tick();
     if (!event.detail.successful) setConnection("offline", "Server unreachable");
