@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 
 from events.models import Batch, Event
 
@@ -37,7 +37,7 @@ def order_timeline(*, order_id: uuid.UUID) -> list[tuple[str, list[Event]]]:
 
 
 def outbox_backlog() -> dict[str, object]:
-    pending = Batch.objects.filter(published_at__isnull=True).order_by("id")
-    oldest = pending.first()
-    return {"pending_batches": pending.count(),
-            "oldest_pending_at": oldest.created_at if oldest else None}
+    """Unpublished batches and the oldest one's age, read in one query so they agree."""
+    backlog = Batch.objects.filter(published_at__isnull=True).aggregate(
+        pending_batches=Count("id"), oldest_pending_at=Min("created_at"))
+    return {"pending_batches": backlog["pending_batches"], "oldest_pending_at": backlog["oldest_pending_at"]}

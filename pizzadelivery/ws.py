@@ -67,24 +67,39 @@ def _process_key() -> str:
     return key("ws", "open", f"{_socket.gethostname()}-{os.getpid()}")
 
 
+def _processes_key() -> str:
+    return key("ws", "processes")
+
+
 def socket_count_changed(kind: str, delta: int) -> None:
     """Call from a consumer's connect (+1, after accept) and disconnect (-1). Never raises."""
     with _count_lock:
         _open_sockets[kind] = max(0, _open_sockets.get(kind, 0) + delta)
         snapshot = dict(_open_sockets)
     try:
-        client = get_redis()
-        client.hset(_process_key(), mapping=snapshot)
-        client.expire(_process_key(), SOCKET_COUNT_TTL)
+        with get_redis().pipeline(transaction=False) as pipe:
+            pipe.hset(_process_key(), mapping=snapshot)
+            pipe.expire(_process_key(), SOCKET_COUNT_TTL)
+            pipe.sadd(_processes_key(), _process_key())
+            pipe.execute()
     except (_redis.RedisError, OSError):
         pass  # a health figure, not worth failing a socket for
 
 
 def open_socket_counts() -> dict[str, int]:
-    """Open sockets by kind, summed over every server process."""
-    totals: dict[str, int] = {}
+    """Open sockets by kind, summed over every server process (a set names the processes,
+    so this reads a few keys instead of scanning the keyspace)."""
     client = get_redis()
-    for name in client.scan_iter(match=key("ws", "open", "*"), count=500):
-        for kind, count in client.hgetall(name).items():
+    processes = sorted(client.smembers(_processes_key()))
+    with client.pipeline(transaction=False) as pipe:
+        for name in processes:
+            pipe.hgetall(name)
+        counts = pipe.execute()
+    totals: dict[str, int] = {}
+    gone = [name for name, by_kind in zip(processes, counts) if not by_kind]
+    if gone:
+        client.srem(_processes_key(), *gone)  # their TTL ran out: the process is gone
+    for by_kind in counts:
+        for kind, count in by_kind.items():
             totals[kind] = totals.get(kind, 0) + int(count)
     return totals
