@@ -89,27 +89,28 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         *[f"- {note}" for note in results.get("notes", [])],
         "",
-        "| layout | endpoint | load | p50 ms | p99 ms | max ms | errors | server CPU (cores) |",
-        "|---|---|---|---:|---:|---:|---|---:|",
+        "| layout | endpoint | load | p50 ms | p99 ms | max ms | errors | server CPU cores | CPU ms/req |",
+        "|---|---|---|---:|---:|---:|---|---:|---:|",
     ]
     for run in results["runs"]:
         for name, endpoint in run["http"].items():
             label = f"{run['layout']}"
             if endpoint.get("skipped"):
-                lines.append(f"| {label} | {endpoint['path']} | skipped: {endpoint['skipped'][:60]} | | | | | |")
+                lines.append(f"| {label} | {endpoint['path']} | skipped: {endpoint['skipped'][:60]} | | | | | | |")
                 continue
             for fixed in endpoint["fixed"]:
                 lat = fixed["latency"]
                 lines.append(f"| {label} | {endpoint['path']} | {fixed['rate']:.0f} req/s fixed rate, "
                              f"{fixed['duration_s']:.0f} s | {_ms(lat['p50_ms'])} | {_ms(lat['p99_ms'])} | "
-                             f"{_ms(lat['max_ms'])} | {_errors(fixed)} | {fixed['server_cpu_cores']} |")
+                             f"{_ms(lat['max_ms'])} | {_errors(fixed)} | {fixed['server_cpu_cores']} | "
+                             f"{fixed['server_cpu_ms_per_request']} |")
             sat = endpoint.get("saturation")
             if sat:
                 lat = sat["latency"]
                 lines.append(f"| {label} | {endpoint['path']} | **saturation {sat['throughput_rps']:,.0f} req/s** "
                              f"({sat['tool'].split(' ')[0]}, {sat['connections']} connections) | {_ms(lat['p50_ms'])} | "
                              f"{_ms(lat['p99_ms'])} | {_ms(lat.get('max_ms'))} | {_errors(sat)} | "
-                             f"{sat['server_cpu_cores']} |")
+                             f"{sat['server_cpu_cores']} | {sat['server_cpu_ms_per_request']} |")
     lines += ["", "| layout / channel layer | sockets | orders | push p50 ms | push p99 ms | push max ms | reach | "
                   "POST p99 ms |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for run in results["runs"]:

@@ -130,8 +130,10 @@ class Bench:
         if done.returncode != 0:
             raise RuntimeError(f"load generator failed:\n{done.stderr[-4000:]}")
         result = json.loads(done.stdout)
-        result["server_cpu_cores"] = round((sum(s.cpu_seconds() for s in servers) - cpu_before)
-                                           / (time.monotonic() - started), 2)
+        cpu = sum(s.cpu_seconds() for s in servers) - cpu_before
+        result["server_cpu_cores"] = round(cpu / (time.monotonic() - started), 2)
+        # CPU per request barely depends on what else the machine runs: the steadiest figure.
+        result["server_cpu_ms_per_request"] = round(1000 * cpu / max(1, result["completed"]), 3)
         return result
 
     def wrk(self, port: int, paths: list[str], headers: dict[str, str], servers: list[Server]) -> dict[str, Any]:
@@ -161,6 +163,8 @@ class Bench:
             return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
 
         rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+        completed = re.search(r"(\d+) requests in", text)
+        server_cpu = sum(s.cpu_seconds() for s in servers) - cpu_before
         non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
         errors = re.search(r"Socket errors: (.*)", text)
         cpu = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
@@ -170,7 +174,10 @@ class Bench:
                 "latency": {"p50_ms": latency("50"), "p90_ms": latency("90"), "p99_ms": latency("99")},
                 "non_2xx": int(non_2xx.group(1)) if non_2xx else 0, "socket_errors": errors.group(1) if errors else None,
                 "generator_cpu_share": round(cpu / elapsed, 2),
-                "server_cpu_cores": round((sum(s.cpu_seconds() for s in servers) - cpu_before) / elapsed, 2)}
+                "completed": int(completed.group(1)) if completed else None,
+                "server_cpu_cores": round(server_cpu / elapsed, 2),
+                "server_cpu_ms_per_request": round(1000 * server_cpu / int(completed.group(1)), 3)
+                if completed and int(completed.group(1)) else None}
 
     # -- the scenario ---------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -220,7 +227,7 @@ class Bench:
                                "http": {}, "ws": {}}
         self.results["runs"].append(run)
         try:
-            if http:
+            if http and (options.delivery_rates or options.state_rates or options.saturation_duration > 0):
                 self.results["load_average_during"].append({"layout": layout, "before_http": machine.load_average()})
                 run["http"]["delivery"] = self.http_endpoint(http_server, servers, "delivery")
                 run["http"]["state"] = self.http_endpoint(http_server, servers, "state")
@@ -262,6 +269,8 @@ class Bench:
             self.log(f"  {which} @ {rate} req/s: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms, "
                      f"statuses {run['statuses']}, errors {run['errors']}, server CPU {run['server_cpu_cores']} cores")
             result["fixed"].append(run)
+        if options.saturation_duration <= 0:
+            return result
         tool = options.saturation_tool
         if tool == "auto":
             tool = "wrk" if shutil.which("wrk") else "python"

@@ -61,7 +61,8 @@ class Command(BaseCommand):
                             f"(default {','.join(map(str, d.state_rates))}).")
         parser.add_argument("--saturation-connections", type=int,
                             help=f"Keep-alive connections of the saturation run (default {d.saturation_connections}).")
-        parser.add_argument("--saturation-duration", type=float, help="Seconds of the saturation run.")
+        parser.add_argument("--saturation-duration", type=float,
+                            help="Seconds of the saturation run (0 skips it; with no rates either, HTTP is skipped).")
         parser.add_argument("--saturation-tool", choices=["auto", "wrk", "python"],
                             help="auto: Debian's wrk when installed, else the Python generator.")
         parser.add_argument("--push-sockets", type=_ints,
