@@ -9,6 +9,7 @@ service refused.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -23,6 +24,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from events.models import Event
 from events.selectors import order_timeline
 from events.services import correlation_scope, new_correlation_id, valid_correlation_id
 from pizzadelivery import services
@@ -254,7 +256,34 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="Events")
     def event_timeline(self, order: Order) -> SafeString:
         return render_to_string("pizzadelivery/admin/order_timeline.html",
-                                {"order": order, "groups": order_timeline(order_id=order.id)})
+                                {"order": order, "entries": fold_location_runs(order_timeline(order_id=order.id))})
+
+
+@dataclass
+class TimelineEntry:
+    """One batch, or a run of consecutive batches that only report the driver's position
+    (a delivery makes one every few seconds): folded so the lifecycle stays readable."""
+    batches: list[tuple[str, list[Event]]]
+    folded: bool = False
+
+    @property
+    def first(self) -> Event:
+        return self.batches[0][1][0]
+
+    @property
+    def last(self) -> Event:
+        return self.batches[-1][1][-1]
+
+
+def fold_location_runs(groups: list[tuple[str, list[Event]]]) -> list[TimelineEntry]:
+    entries: list[TimelineEntry] = []
+    for correlation_id, events in groups:
+        only_positions = all(event.type == "driver.location_updated" for event in events)
+        if only_positions and entries and entries[-1].folded:
+            entries[-1].batches.append((correlation_id, events))
+        else:
+            entries.append(TimelineEntry([(correlation_id, events)], folded=only_positions))
+    return entries
 
 
 # --- drivers -------------------------------------------------------------------------------

@@ -188,6 +188,23 @@ def test_order_timeline_is_grouped_by_correlation_id(boss: Client) -> None:
     assert f"<b>code</b> {order.code}" in sections[0]  # payloads are shown
 
 
+def test_timeline_folds_runs_of_position_reports(boss: Client) -> None:
+    order = factories.order_at("dispatched")
+    for step in range(3):
+        services.driver_location_update(driver_id=order.driver_id, lat=52.52 + step / 1000, lng=13.40)
+    services.order_transition(order_id=order.id, to="preparing")
+    reports = list(Event.objects.filter(type="driver.location_updated", order_id=order.id).order_by("seq"))
+
+    html = boss.get(reverse("admin:pizzadelivery_order_change", args=[order.pk])).content.decode()
+
+    folded = html[html.index('<details class="pd-positions">'):html.index("</details>")]
+    assert "3 position reports from the driver" in folded
+    for report in reports:  # folded, not dropped: each batch keeps its correlation id
+        assert f'<code title="correlation id">{report.correlation_id}</code>' in folded
+    after = html[html.index("</details>"):]
+    assert '<code class="pd-type">order.preparing</code>' in after  # the lifecycle goes on below
+
+
 def test_timeline_and_order_page_escape_hostile_text(boss: Client) -> None:
     order = factories.order_at("placed", customer_name="<script>alert(1)</script>", notes="<img src=x>")
 
