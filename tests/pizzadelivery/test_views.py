@@ -65,6 +65,7 @@ def test_menu_shows_every_size_with_exact_prices(client: Client, shop: Restauran
         assert price in html
     assert html.index("€8.05") < html.index("€10.50") < html.index("€13.00")  # S, M, L
     assert "Your cart is empty" in html
+    assert "{#" not in html and "{%" not in html  # no template comment leaks into the page
     assert client.get(reverse("restaurant-menu", args=["no-such-pizzeria"])).status_code == 404
 
 
