@@ -23,6 +23,11 @@ def order_id_from_token(token: str | None) -> uuid.UUID | None:
         return None
     try:
         value = signing.loads(token, salt=SALT, max_age=settings.TRACKING_TOKEN_MAX_AGE)
-        return uuid.UUID(hex=value)
     except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(value, str):  # signed with our key but not by us: not a tracking token
+        return None
+    try:
+        return uuid.UUID(hex=value)
+    except ValueError:
         return None
