@@ -7,7 +7,6 @@ nothing on disk and is stopped by whoever started it.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile

@@ -110,7 +110,10 @@ class LiveServer:
     def env(self) -> dict[str, str]:
         env = {**os.environ, "DATABASE_URL": _database_url_for_subprocess(), "REDIS_URL": settings.REDIS_URL,
                "DJANGO_SETTINGS_MODULE": "pizzadelivery.settings", "RATELIMIT_ENABLE": "0",
-               "PYTHONPATH": str(Path(settings.BASE_DIR))}
+               "PYTHONPATH": str(Path(settings.BASE_DIR)),
+               # The browser fixture relaxes Django's async check in this process; a server
+               # keeps it (an empty value is "off").
+               "DJANGO_ALLOW_ASYNC_UNSAFE": ""}
         env.update(self.extra_env)
         return env
 
@@ -164,17 +167,28 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="module")
+def browser(live_server_session):
+    """Chromium for one test module, with Django's async-safety check relaxed meanwhile.
+
+    Playwright's sync API keeps an event loop registered as running in this thread while it
+    is started, and Django takes that for async code: every ORM call of the test (and the
+    database flush after it) would raise SynchronousOnlyOperation. So Playwright runs only
+    while one module's tests do, and servers never inherit the relaxed check (LiveServer.env).
+    Publishing from the test thread meanwhile cannot fan out (async_to_sync refuses a running
+    loop): browser tests move orders through the live server's API or a worker thread.
+    """
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (make test installs it where it can)")
     from playwright.sync_api import sync_playwright
 
-    playwright = sync_playwright().start()
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    yield chromium
-    chromium.close()
-    playwright.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        playwright = sync_playwright().start()
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+        playwright.stop()
 
 
 @pytest.fixture

@@ -2,40 +2,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from pizzadelivery.models import Order, Restaurant
 from pizzadelivery.tokens import order_id_from_token
 from tests import factories
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser(live_server_session) -> Iterator[Browser]:
-    """Chromium for this module only, with Django's async-safety check relaxed meanwhile.
-
-    Playwright's sync API keeps its event loop registered as running in this thread while it
-    is started, and Django takes that for async code: every ORM call of the test (and the
-    database flush after it) would raise SynchronousOnlyOperation. So Playwright runs only
-    while this module's tests do and is stopped after them, and the live server was started
-    before, so the relaxed check never reaches a subprocess.
-    """
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it where it can)")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        playwright = sync_playwright().start()
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-        playwright.stop()
 
 
 @pytest.fixture

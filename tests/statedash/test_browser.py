@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from django.conf import settings
 from django.db import connection
 from django.test import Client
@@ -19,30 +18,12 @@ from rest_framework.authtoken.models import Token
 from events.publisher import rebuild_mirror
 from pizzadelivery import services
 from tests import factories
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.conftest import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-# Servers this module starts itself must not inherit the relaxed async check (see browser()).
-STRICT = {"DJANGO_ALLOW_ASYNC_UNSAFE": ""}
 PUSHED = 3_000  # ms: a push arrives well within this
 POLLED = 12_000  # ms: two 5-s polls
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def browser(live_server_session) -> Iterator[Browser]:
-    """Chromium for this module, with Django's async-safety check relaxed meanwhile: Playwright's
-    sync API keeps an event loop running in this thread, which Django would take for async code
-    on every ORM call of the tests (as in tests/tracking/test_browser.py)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it where it can)")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        playwright = sync_playwright().start()
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-        playwright.stop()
 
 
 def _stat(page: Page, name: str):
@@ -140,7 +121,7 @@ def test_stats_and_feed_change_without_a_reload(page: Page, live, staff, mirror)
 def test_dashboard_stays_true_while_redis_restarts(page: Page, own_redis, staff) -> None:
     rebuild_mirror()
     _in_thread(factories.order)
-    server = LiveServer(extra_env={"REDIS_URL": own_redis.url, **STRICT}).start()
+    server = LiveServer(extra_env={"REDIS_URL": own_redis.url}).start()
     frames: list[str] = []
     sockets_opened: list[int] = []
 

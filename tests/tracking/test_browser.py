@@ -4,35 +4,15 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from rest_framework.authtoken.models import Token
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.conftest import LiveServer
 from tests.tracking.helpers import HOME, SHOP, advance, between, ready_then_dispatched, token
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-# Servers this module starts itself must not inherit the relaxed async check (see browser()).
-STRICT = {"DJANGO_ALLOW_ASYNC_UNSAFE": ""}
-
-
-@pytest.fixture(scope="module")
-def browser(live_server_session) -> Iterator[Browser]:
-    """Chromium for this module only, with Django's async-safety check relaxed meanwhile:
-    Playwright's sync API keeps an event loop running in this thread, which Django would take
-    for async code on every ORM call of the tests (the pattern of test_browser_checkout.py)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it where it can)")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        playwright = sync_playwright().start()
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-        playwright.stop()
 
 
 def call_api(base_url: str, path: str, body: dict, api_key: str) -> dict:
@@ -104,7 +84,7 @@ def test_the_tracker_follows_the_pizza_without_a_reload(live, page, mirror, staf
 @pytest.fixture
 def own_server(transactional_db):
     """A live server of this test's own, to stop and start again on the same port."""
-    server = LiveServer(extra_env=STRICT).start()
+    server = LiveServer().start()
     yield server
     server.stop()
 
@@ -132,7 +112,7 @@ def test_the_tracker_reconnects_by_itself_and_catches_up(own_server, page, mirro
 
 
 def test_without_websockets_the_tracker_polls_every_5_seconds(page, mirror, transactional_db):
-    server = LiveServer(extra_env={**STRICT, "UVICORN_WS": "none"}).start()  # no WebSocket upgrades
+    server = LiveServer(extra_env={"UVICORN_WS": "none"}).start()  # no WebSocket upgrades
     try:
         order, _driver = ready_then_dispatched()
         page.goto(f"{server.url}/track/{token(order)}/")
