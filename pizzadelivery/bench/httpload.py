@@ -56,6 +56,7 @@ class Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.usable = True
+        self.answered = 0  # responses received on this connection
         self.keep_body = False
         self.body: list[bytes] = []
 
@@ -79,6 +80,7 @@ class Connection(asyncio.Protocol):
             self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.answered += 1
         if not self.parser.should_keep_alive():
             self.usable = False
             if self.transport is not None:
@@ -142,7 +144,7 @@ class Pool:
                 self.peak = max(self.peak, self.total)
                 try:
                     return await connect(self.host, self.port)
-                except OSError:
+                except BaseException:  # refused, or cancelled by the run's deadline
                     self.total -= 1
                     raise
             waiter: asyncio.Future[Connection | None] = asyncio.get_running_loop().create_future()
@@ -176,6 +178,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    retried: int = 0
 
     def ok(self, status: int, latency: float) -> None:
         self.statuses[str(status)] += 1
@@ -201,19 +204,33 @@ async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
     total = int(rate * duration)
 
     async def one(raw: bytes, intended: float) -> None:
+        conn: Connection | None
         try:
-            conn = await pool.acquire()
+            # Bounded in time: a request still queued for a connection at the deadline fails.
+            conn = await asyncio.wait_for(pool.acquire(), max(0.001, deadline - time.monotonic()))
         except OSError as exc:
             tally.failed(exc, time.monotonic() - intended)
             return
         try:
-            status, _ = await conn.request(raw, timeout)
+            try:
+                status, _ = await conn.request(raw, timeout)
+            except ConnectionError:
+                if not conn.answered:
+                    raise
+                # The server closed an idle keep-alive connection as we reused it (gunicorn
+                # does after 2 s): like any HTTP client, send the GET again on a new one.
+                pool.release(conn)
+                conn = None
+                tally.retried += 1
+                conn = await pool.acquire()
+                status, _ = await conn.request(raw, timeout)
             tally.ok(status, time.monotonic() - intended)
-        except (ConnectionError, TimeoutError) as exc:
+        except OSError as exc:  # refused, reset, timed out (TimeoutError is an OSError)
             # A timed-out request counts with its latency so far: dropping it would hide the stall.
             tally.failed(exc, time.monotonic() - intended)
         finally:
-            pool.release(conn)
+            if conn is not None:
+                pool.release(conn)
 
     # Warm the pool a little so the first requests do not all pay a connect.
     warm = [await connect(spec["host"], spec["port"]) for _ in range(min(8, pool.limit))]
@@ -222,6 +239,7 @@ async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
 
     tasks = []
     start = time.monotonic() + 0.05
+    deadline = start + duration + timeout
     for i in range(total):
         intended = start + i / rate
         delay = intended - time.monotonic()
@@ -237,7 +255,7 @@ async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
         "mode": "open", "rate": rate, "duration_s": duration, "sent": total,
         "completed": sum(tally.statuses.values()), "elapsed_s": round(elapsed, 3),
         "latency": summarize_ms(tally.latencies), "statuses": dict(tally.statuses), "errors": dict(tally.errors),
-        "connections_peak": pool.peak,
+        "retried_on_closed_keepalive": tally.retried, "connections_peak": pool.peak,
         # How late the generator itself sent requests: large values mean it, not the server, lagged.
         "send_lag_p99_ms": round(lags[int(0.99 * (len(lags) - 1))] * 1000, 2) if lags else None,
         "send_lag_max_ms": round(lags[-1] * 1000, 2) if lags else None,
