@@ -156,7 +156,9 @@ CHANNEL_LAYERS = {
     }
 }
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions (carts, staff logins) live in the database and are read through the Redis cache;
+# with Redis down they are read from the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- rate limits (django-ratelimit) ---------------------------------------------------
 RATELIMIT_USE_CACHE = "ratelimit"

@@ -99,12 +99,14 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    """uvicorn serving pizzadelivery.asgi (HTTP and WebSockets) on the test database."""
+    """A real server on the test database: uvicorn serving pizzadelivery.asgi (HTTP and
+    WebSockets), or with ``wsgi=True`` gunicorn serving HTTP the way production does."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, *, wsgi: bool = False) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = extra_env or {}
+        self.wsgi = wsgi
         self.process = None
 
     def env(self) -> dict[str, str]:
@@ -123,10 +125,14 @@ class LiveServer:
         import time
         import urllib.request
 
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "pizzadelivery.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--log-level", "warning"],
-            cwd=settings.BASE_DIR, env=self.env())
+        if self.wsgi:
+            command = [sys.executable, "-m", "gunicorn", "pizzadelivery.wsgi:application", "--bind",
+                       f"127.0.0.1:{self.port}", "--workers", "2", "--worker-class", "gthread", "--threads", "8",
+                       "--log-level", "warning"]
+        else:
+            command = [sys.executable, "-m", "uvicorn", "pizzadelivery.asgi:application", "--host", "127.0.0.1",
+                       "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
+        self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=self.env())
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -18,8 +18,8 @@ class Stack:
         self.servers: list[LiveServer] = []
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
 
-    def server(self) -> LiveServer:
-        server = LiveServer(extra_env={"REDIS_URL": self.redis_url}).start()
+    def server(self, *, wsgi: bool = False) -> LiveServer:
+        server = LiveServer(extra_env={"REDIS_URL": self.redis_url}, wsgi=wsgi).start()
         self.servers.append(server)
         return server
 
