@@ -323,6 +323,9 @@ class Bench:
             baseline = ws_server.rss_bytes()
             for count in options.hold_sockets:
                 out["hold"].append(self.hold(clients, ws_server, url, origin, count, baseline))
+            if options.push_sockets:  # first writes of each process: imports, templates, connections
+                clients.call({"cmd": "push", "http_port": http_server.port, "api_token": self.dataset["api_token"],
+                              "updates": self._updates(20), "rate": 20, "settle": 0.5})
             for count in options.push_sockets:
                 out["push"].append(self.push(clients, http_server, url, origin, count))
         finally:
