@@ -267,6 +267,16 @@ async def test_dashboard_socket_is_staff_only(world: World, staff: User, custome
     assert await socket_outcome("/ws/dashboard/", ORIGIN, await sync_to_async(session_cookie)(staff)) == "open"
 
 
+def test_healthz_is_public_and_reveals_no_secrets(world: World, stranger: APIClient) -> None:
+    response = stranger.get("/healthz")
+    assert response.status_code == 200
+    body = response.content.decode()
+    database = django_settings.DATABASES["default"]
+    secrets_here = [django_settings.SECRET_KEY, django_settings.REDIS_URL, str(database["NAME"]),
+                    database.get("PASSWORD"), database.get("HOST")]
+    assert not [secret for secret in secrets_here if secret and secret in body]
+
+
 # --- CSRF on every form ---------------------------------------------------------------------------
 
 class Forms(HTMLParser):
