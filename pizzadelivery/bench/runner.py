@@ -46,6 +46,7 @@ class BenchOptions:
     push_sockets: list[int] = field(default_factory=lambda: [100, 1000])
     push_rate: float = 20.0
     push_duration: float = 10.0
+    push_orders: int = 0  # spread the sockets over at most this many orders (0: every active one)
     hold_sockets: list[int] = field(default_factory=lambda: [1000, 5000])
     hold_seconds: float = 5.0
     ws_compression: bool = True
@@ -287,14 +288,18 @@ class Bench:
         return result
 
     # -- WebSockets -------------------------------------------------------------------------------
+    def _watched(self) -> list[dict[str, Any]]:
+        active = self.dataset["active"]
+        return active[:self.options.push_orders] if self.options.push_orders > 0 else active
+
     def _tokens(self, count: int) -> list[str]:
         """``count`` trackers spread evenly over the orders on the road."""
-        active = self.dataset["active"]
+        active = self._watched()
         return [active[i % len(active)]["token"] for i in range(count)]
 
     def _updates(self, count: int) -> list[dict[str, Any]]:
-        """Location updates round-robin over the active deliveries, each a step along its route."""
-        active = self.dataset["active"]
+        """Location updates round-robin over the watched deliveries, each a step along its route."""
+        active = self._watched()
         updates = []
         for i in range(count):
             order = active[i % len(active)]

@@ -69,6 +69,8 @@ class Command(BaseCommand):
                             help=f"Socket counts for push latency (default {','.join(map(str, d.push_sockets))}).")
         parser.add_argument("--push-rate", type=float, help=f"Location updates per second (default {d.push_rate:g}).")
         parser.add_argument("--push-duration", type=float, help="Seconds of location updates per push run.")
+        parser.add_argument("--push-orders", type=int, help="Spread the push sockets over at most this many "
+                            "orders (default: every order on the road; 1: all sockets watch one order).")
         parser.add_argument("--hold-sockets", type=_ints,
                             help=f"Socket counts to open and hold (default {','.join(map(str, d.hold_sockets))}).")
         parser.add_argument("--hold-seconds", type=float, help="Seconds to hold them before counting.")
