@@ -18,6 +18,7 @@ from events.services import valid_correlation_id
 from pizzadelivery.errors import ApiError
 from pizzadelivery.permissions import IsStaffOrIntegrator
 
+ERROR = inline_serializer("EventError", fields={"error": serializers.CharField(), "detail": serializers.CharField()})
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
@@ -63,7 +64,8 @@ class EventFeedApi(APIView):
             OpenApiParameter("limit", int, description=f"Page size, 1 to {MAX_PAGE}."),
         ],
         responses={200: inline_serializer("EventPage", {"results": EventOut(many=True),
-                                                        "next": serializers.CharField(allow_null=True)})},
+                                                        "next": serializers.CharField(allow_null=True)}),
+                   400: ERROR, 401: ERROR, 403: ERROR},
     )
     def get(self, request: Request) -> Response:
         after = _int_param(request, "after", None, low=0, high=2**62)

@@ -9,11 +9,14 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loaded)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from pizzadelivery.ws import RefusingOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from pizzadelivery.ws import NoSuchSocket, RefusingOriginValidator  # noqa: E402
 from statedash.routing import websocket_urlpatterns as dashboard_sockets  # noqa: E402
 from tracking.routing import websocket_urlpatterns as tracker_sockets  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
-    "websocket": RefusingOriginValidator(AuthMiddlewareStack(URLRouter(tracker_sockets + dashboard_sockets))),
+    "websocket": RefusingOriginValidator(AuthMiddlewareStack(URLRouter(
+        tracker_sockets + dashboard_sockets + [re_path(r"", NoSuchSocket.as_asgi())]))),
 })

@@ -33,7 +33,7 @@ class FiniteFloatField(serializers.FloatField):
     default_error_messages = {"finite": "A finite number is required."}
 
     def to_internal_value(self, data: object) -> float:
-        if isinstance(data, bool):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
             self.fail("invalid")
         value = super().to_internal_value(data)
         if not math.isfinite(value):

@@ -25,6 +25,12 @@ class CloseAfterAccept(AsyncWebsocketConsumer):
         await self.close(code=self.code)
 
 
+class NoSuchSocket(CloseAfterAccept):
+    """Any socket path no route matches: closed 4004 (not an exception in the app, a 500)."""
+
+    code = CLOSE_NOT_FOUND
+
+
 class RefusingOriginValidator(OriginValidator):
     """Channels' origin check against ALLOWED_HOSTS, refusing with a 4003 close."""
 

@@ -87,7 +87,8 @@ class DeliveryStateOut(serializers.Serializer):
 ERROR = inline_serializer("DeliveryError", {"error": serializers.CharField(), "detail": serializers.CharField()})
 NOT_DISPATCHED = inline_serializer("DeliveryNotDispatched", {
     "error": serializers.CharField(), "detail": serializers.CharField(),
-    "status": serializers.ChoiceField(choices=OrderStatus.choices)})
+    "status": serializers.ChoiceField(choices=OrderStatus.choices, required=False,
+                                      help_text="With `order_not_dispatched` only.")})
 
 
 class OrderDeliveryApi(APIView):
