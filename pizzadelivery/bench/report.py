@@ -81,11 +81,11 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"### Benchmark ({results['started_at'][:16].replace('T', ' ')})",
         "",
-        f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('ram_gib')} GiB RAM, {m.get('os')}; "
-        f"Python {m.get('python')}; database {m.get('database')}; Redis: {m.get('redis')}. "
-        f"Load average at start {results['load_average_at_start']}, at end {results.get('load_average_at_end')}. "
-        f"Data: {results.get('dataset', {}).get('counts', {}).get('orders')} orders, "
-        f"{results.get('dataset', {}).get('counts', {}).get('drivers')} drivers.",
+        (f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('ram_gib')} GiB RAM, {m.get('os')}; "
+         f"Python {m.get('python')}; database {m.get('database')}; Redis: {m.get('redis')}. "
+         f"Load average at start {results['load_average_at_start']}, at end {results.get('load_average_at_end')}. "
+         f"Data: {results.get('dataset', {}).get('counts', {}).get('orders')} orders, "
+         f"{results.get('dataset', {}).get('counts', {}).get('drivers')} drivers."),
         "",
         *[f"- {note}" for note in results.get("notes", [])],
         "",
@@ -93,7 +93,7 @@ def markdown(results: dict[str, Any]) -> str:
         "|---|---|---|---:|---:|---:|---|---:|---:|",
     ]
     for run in results["runs"]:
-        for name, endpoint in run["http"].items():
+        for endpoint in run["http"].values():
             label = f"{run['layout']}"
             if endpoint.get("skipped"):
                 lines.append(f"| {label} | {endpoint['path']} | skipped: {endpoint['skipped'][:60]} | | | | | | |")
@@ -111,8 +111,8 @@ def markdown(results: dict[str, Any]) -> str:
                              f"({sat['tool'].split(' ')[0]}, {sat['connections']} connections) | {_ms(lat['p50_ms'])} | "
                              f"{_ms(lat['p99_ms'])} | {_ms(lat.get('max_ms'))} | {_errors(sat)} | "
                              f"{sat['server_cpu_cores']} | {sat['server_cpu_ms_per_request']} |")
-    lines += ["", "| layout / channel layer | sockets | orders | push p50 ms | push p99 ms | push max ms | reach | "
-                  "POST p99 ms |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", ("| layout / channel layer | sockets | orders | push p50 ms | push p99 ms | push max ms | reach | "
+                   "POST p99 ms |"), "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for run in results["runs"]:
         for push in run["ws"].get("push", []):
             lat = push["push_latency"]
@@ -131,10 +131,10 @@ def markdown(results: dict[str, Any]) -> str:
     events = results.get("events")
     if events:
         lat = events["batch_latency"]
-        lines += ["", f"Event batches through the dispatcher, end to end (service call → commit → Redis MULTI/EXEC → "
-                      f"fan-out), one writer for {events['duration_s']:.0f} s: **{events['batches_per_s']} batches/s** "
-                      f"({events['events_per_s']} events/s), per batch p50 {_ms(lat['p50_ms'])} ms, p99 "
-                      f"{_ms(lat['p99_ms'])} ms; unpublished afterwards: {events['unpublished_batches']}."]
+        lines += ["", (f"Event batches through the dispatcher, end to end (service call → commit → Redis MULTI/EXEC → "
+                       f"fan-out), one writer for {events['duration_s']:.0f} s: **{events['batches_per_s']} batches/s** "
+                       f"({events['events_per_s']} events/s), per batch p50 {_ms(lat['p50_ms'])} ms, p99 "
+                       f"{_ms(lat['p99_ms'])} ms; unpublished afterwards: {events['unpublished_batches']}.")]
     targets = results.get("targets", [])
     if targets:
         lines += ["", "| run | target | measured | met |", "|---|---|---:|:---:|"]

@@ -54,12 +54,12 @@ class BenchOptions:
     var_dir: Path = Path("var/bench")
 
     @classmethod
-    def quick(cls, **overrides: Any) -> "BenchOptions":
+    def quick(cls, **overrides: Any) -> BenchOptions:
         """About two minutes: one layout, smaller data and shorter runs; same targets."""
-        values: dict[str, Any] = dict(orders=2_000, drivers=100, layouts=["split"], layers=["pubsub"],
-                                      duration=4, delivery_rates=[200], state_rates=[300], saturation_duration=4,
-                                      push_sockets=[100, 1000], push_duration=5, hold_sockets=[1000],
-                                      hold_seconds=2, event_duration=4)
+        values: dict[str, Any] = {"orders": 2_000, "drivers": 100, "layouts": ["split"], "layers": ["pubsub"],
+                                  "duration": 4, "delivery_rates": [200], "state_rates": [300],
+                                  "saturation_duration": 4, "push_sockets": [100, 1000], "push_duration": 5,
+                                  "hold_sockets": [1000], "hold_seconds": 2, "event_duration": 4}
         values.update(overrides)
         return cls(**values)
 
@@ -114,7 +114,7 @@ class Bench:
 
     def worker(self, job: str, args: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
         done = subprocess.run([sys.executable, "-m", "pizzadelivery.bench.worker", job], input=json.dumps(args),
-                              capture_output=True, text=True, env=self.stack.env(), cwd=self.base_dir,
+                              capture_output=True, text=True, env=self.stack.env(), cwd=self.base_dir, check=False,
                               timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(f"bench worker {job} failed:\n{done.stderr[-4000:]}")
@@ -125,7 +125,7 @@ class Bench:
         cpu_before = sum(s.cpu_seconds() for s in servers)
         started = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "pizzadelivery.bench.httpload"], input=json.dumps(spec),
-                              capture_output=True, text=True, cwd=self.base_dir,
+                              capture_output=True, text=True, cwd=self.base_dir, check=False,
                               env={**os.environ, "PYTHONPATH": str(self.base_dir)},
                               timeout=float(spec["duration"]) + float(spec.get("warmup", 0)) + 120)
         if done.returncode != 0:
@@ -151,13 +151,14 @@ class Bench:
         cpu_before = sum(s.cpu_seconds() for s in servers)
         usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=self.options.saturation_duration + 60)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False,
+                              timeout=self.options.saturation_duration + 60)
         elapsed = time.monotonic() - started
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         text = done.stdout
 
         def latency(label: str) -> float | None:
-            found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+            found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
             if not found:
                 return None
             value, unit = float(found.group(1)), found.group(2)
@@ -188,8 +189,8 @@ class Bench:
         self.results = {"started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
                         "load_average_at_start": machine.load_average(),
                         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
-                        "notes": ["Rate limits are off for the load runs (RATELIMIT_ENABLE=0): the point is the "
-                                  "serving path, not the 429 answer."],
+                        "notes": [("Rate limits are off for the load runs (RATELIMIT_ENABLE=0): the point is the "
+                                   "serving path, not the 429 answer.")],
                         "runs": [], "load_average_during": []}
         if self.results["load_average_at_start"][0] > 0.5:
             self.results["notes"].append(f"the machine was not idle at the start (load average "

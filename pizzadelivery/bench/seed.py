@@ -89,7 +89,7 @@ def seed(plan: SeedPlan) -> dict[str, Any]:
             for n, (lat, lng) in enumerate((_near(rng, *CITY, 5) for _ in range(plan.restaurants)), start=1)
         ])
         menu = MenuItem.objects.bulk_create([
-            MenuItem(restaurant=r, name=name, size=size, price=Decimal(price) + (Decimal("2") if size == "L" else 0))
+            MenuItem(restaurant=r, name=name, size=size, price=Decimal(price) + (Decimal(2) if size == "L" else 0))
             for r in restaurants for name, price in PIZZAS for size in ("M", "L")
         ])
         menu_by_restaurant: dict[int, list[MenuItem]] = {}
@@ -124,7 +124,7 @@ def seed(plan: SeedPlan) -> dict[str, Any]:
             order = _order(rng, now, plan, status, restaurant, customer, code,
                            next(busy_iter) if status in ("dispatched", "out_for_delivery") else rng.choice(drivers))
             lines = rng.sample(menu_by_restaurant[restaurant.id], rng.randint(1, 3))
-            total = Decimal("0")
+            total = Decimal(0)
             for item in lines:
                 quantity = rng.randint(1, 3)
                 items.append(OrderItem(order=order, menu_item=item, name=item.name, size=item.size,
@@ -165,7 +165,7 @@ def _order(rng: random.Random, now: datetime, plan: SeedPlan, status: str, resta
                     timedelta(seconds=rng.uniform(3600, plan.days * 86400)))
     order = Order(id=uuid.uuid4(), code=code, restaurant=restaurant, customer=customer,
                   delivery_address=f"Lieferweg {rng.randint(1, 200)}, Berlin", delivery_lat=_dec(lat),
-                  delivery_lng=_dec(lng), total=Decimal("0"), placed_at=placed, created_at=placed)
+                  delivery_lng=_dec(lng), total=Decimal(0), placed_at=placed, created_at=placed)
     stamps = {"placed": placed}
     kitchen_path = {"placed": [], "confirmed": ["confirmed"], "preparing": ["confirmed", "preparing"],
                     "ready": ["confirmed", "preparing", "ready"],

@@ -1,6 +1,6 @@
 """The product's settings with channels_redis' ``RedisChannelLayer`` (lists and BZPOPMIN) instead
 of the configured ``RedisPubSubChannelLayer``: the alternative the benchmark compares."""
-from pizzadelivery.settings import *  # noqa: F403
+from pizzadelivery.settings import *
 from pizzadelivery.settings import CHANNEL_LAYERS, REDIS_URL
 
 CHANNEL_LAYERS = {

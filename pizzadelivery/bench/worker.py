@@ -13,7 +13,7 @@ import json
 import math
 import sys
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 
 def _setup() -> None:
@@ -38,7 +38,7 @@ def job_seed(args: dict[str, Any]) -> dict[str, Any]:
 class Lifecycle:
     """Orders walked through their whole life by the services, one transition per call."""
 
-    STEPS = ["confirmed", "preparing", "ready", "dispatched", "out_for_delivery", "delivered"]
+    STEPS: ClassVar[list[str]] = ["confirmed", "preparing", "ready", "dispatched", "out_for_delivery", "delivered"]
 
     def __init__(self) -> None:
         from pizzadelivery.models import Restaurant

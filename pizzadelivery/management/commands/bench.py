@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
@@ -38,7 +38,7 @@ def _interrupt(signum: int, frame: object) -> None:
 class Command(BaseCommand):
     help = "Benchmark the product (HTTP at fixed rates and saturated, WebSockets, event batches)."
     # The bench touches only its own database and Redis: no checks against the default ones.
-    requires_system_checks: list[str] = []
+    requires_system_checks: ClassVar[list[str]] = []
     requires_migrations_checks = False
 
     def add_arguments(self, parser: CommandParser) -> None:
