@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -31,6 +31,10 @@ from pizzadelivery.redis import get_redis, key
 logger = logging.getLogger(__name__)
 
 MAX_WATCH_RETRIES = 50
+# A batch published later than this after it happened (a backlog drained after a Redis
+# outage) is not pushed to live pages: they resync over HTTP when their socket comes back,
+# and rendering stale fragments would only slow the drain down.
+FANOUT_MAX_AGE = timedelta(seconds=10)
 
 
 class PublishError(Exception):
@@ -224,31 +228,51 @@ def load_batches(batches: list[Batch]) -> list[PublishedBatch]:
             for b in batches if by_batch[b.id]]
 
 
-def publish_pending(*, up_to: int | None = None, limit: int = 500) -> int:
+def publish_pending(*, up_to: int | None = None, limit: int = 500, backlog_limit: int | None = None) -> int:
     """Publish unpublished batches in order; returns how many this call applied.
 
-    Stops at the first failure so that a later batch never overtakes an earlier one."""
+    Stops at the first failure so that a later batch never overtakes an earlier one. With
+    ``backlog_limit``, a call that finds more batches waiting than that publishes nothing: a
+    request does not drain a backlog (after a Redis outage) in its own time; the relay does."""
     client = get_redis()
     try:
         pending = Batch.objects.filter(published_at__isnull=True).order_by("id")
         if up_to is not None:
             pending = pending.filter(id__lte=up_to)
-        batches = load_batches(list(pending[:limit]))
+        waiting = list(pending[:limit if backlog_limit is None else backlog_limit + 1])
+        if backlog_limit is not None and len(waiting) > backlog_limit:
+            return 0
+        batches = load_batches(waiting)
     except DatabaseError as exc:
         raise PublishError(f"database: {exc}") from exc
-    applied = 0
+    done: list[PublishedBatch] = []
+    applied: list[PublishedBatch] = []
+    failure: PublishError | None = None
     for published in batches:
         try:
-            did_apply = _publish_one(client, published)
+            if _publish_one(client, published):
+                applied.append(published)
         except (redis.RedisError, OSError) as exc:
-            Batch.objects.filter(pk=published.id).update(
-                publish_attempts=F("publish_attempts") + 1, last_error=str(exc)[:500])
-            raise PublishError(f"redis: {exc}") from exc
-        Batch.objects.filter(pk=published.id, published_at__isnull=True).update(published_at=timezone.now())
-        if did_apply:
-            applied += 1
+            failure = PublishError(f"redis: {exc}")
+            break
+        done.append(published)
+    now = timezone.now()
+    try:
+        # One write for the whole pass: on SQLite every write queues for the one write lock.
+        # A crash before it only means the next pass finds these in the stream and skips them.
+        if done:
+            Batch.objects.filter(pk__in=[b.id for b in done], published_at__isnull=True).update(published_at=now)
+        if failure is not None:
+            Batch.objects.filter(pk=batches[len(done)].id).update(
+                publish_attempts=F("publish_attempts") + 1, last_error=str(failure)[:500])
+    except DatabaseError as exc:
+        raise PublishError(f"database: {exc}") from exc
+    for published in applied:
+        if now - published.events[-1].occurred_at <= FANOUT_MAX_AGE:
             _fan_out(published)
-    return applied
+    if failure is not None:
+        raise failure
+    return len(applied)
 
 
 def _fan_out(published: PublishedBatch) -> None:

@@ -139,11 +139,16 @@ def _record_rollback(failed: BatchBuilder, exc: BaseException) -> None:
         logger.exception("could not record the rollback of batch %s", failed.correlation_id)
 
 
+# A committing request publishes its batch (and the few before it) at once; behind a longer
+# backlog it leaves publishing to the relay rather than keep its caller waiting.
+REQUEST_BACKLOG_LIMIT = 20
+
+
 def _publish_after_commit(batch_id: int) -> None:
     from events.publisher import PublishError, publish_pending
 
     try:
-        publish_pending(up_to=batch_id)
+        publish_pending(up_to=batch_id, backlog_limit=REQUEST_BACKLOG_LIMIT)
     except PublishError as exc:
         # Committed is committed: the batch waits in the outbox for the relay.
         logger.warning("batch %s left for the relay: %s", batch_id, exc)

@@ -175,3 +175,19 @@ def test_two_processes_dispatching_concurrently_give_one_gapless_order(mirror, r
     assert db == list(range(db[0], db[0] + len(db)))  # one total order, no gaps
     assert seen == db  # the consumer saw every event once, in order
     assert mirror_differences() == []
+
+
+def test_a_request_leaves_a_long_backlog_to_the_relay(own_redis) -> None:
+    from events.services import REQUEST_BACKLOG_LIMIT
+
+    order = factories.order()
+    rebuild_mirror()
+    own_redis.stop()
+    for _ in range(REQUEST_BACKLOG_LIMIT + 1):
+        services.driver_set_status(driver_id=factories.driver().id, status="offline")
+    own_redis.start()
+    services.order_transition(order_id=order.id, to="confirmed")  # Redis is back, the backlog is long
+    assert Batch.objects.filter(published_at__isnull=True).count() > REQUEST_BACKLOG_LIMIT
+    relay_once()
+    assert not Batch.objects.filter(published_at__isnull=True).exists()
+    assert _stream_seqs() == sorted(_stream_seqs())
