@@ -60,18 +60,38 @@ def raise_open_files_limit() -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
+def _postgres_admin_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", parts.netloc, "/postgres", parts.query, ""))
+
+
 def _fresh_postgres_database(url: str) -> tuple[str, str]:
     """Drop and create ``<name>_bench`` next to the database of ``url``; returns (url, name)."""
     import psycopg
 
     parts = urlsplit(url)
     name = (parts.path.lstrip("/") or "postgres") + "_bench"
-    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
-    admin = admin.replace("postgres://", "postgresql://", 1) if admin.startswith("postgres://") else admin
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(_postgres_admin_url(url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, "")), name
+
+
+def _delete_bench_keys(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    stale = list(client.scan_iter(match=f"{BENCH_KEY_PREFIX}:*", count=1000))
+    for start in range(0, len(stale), 1000):
+        client.delete(*stale[start:start + 1000])
+
+
+def _drop_postgres_database(url: str) -> None:
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(_postgres_admin_url(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
@@ -170,10 +190,7 @@ class BenchStack:
         url = os.environ.get("REDIS_URL", "")
         if url:
             self.redis_url = url
-            client = redis.Redis.from_url(url)
-            stale = list(client.scan_iter(match=f"{BENCH_KEY_PREFIX}:*", count=1000))
-            for start in range(0, len(stale), 1000):
-                client.delete(*stale[start:start + 1000])
+            _delete_bench_keys(url)
             self.redis_label = f"{url} (keys under {BENCH_KEY_PREFIX}:)"
         else:
             self.redis_server = RedisServer(default_socket_path(self.var_dir))
@@ -257,9 +274,15 @@ class BenchStack:
 
     def close(self) -> None:
         self.stop_servers()
+        if self.database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
+            _drop_postgres_database(self.database_url)  # a server's database list stays as it was
+            self.database_url = ""
         if self.redis_server is not None:
             self.redis_server.stop()
             self.redis_server = None
+        elif self.redis_url:  # a shared Redis: leave none of the benchmark's keys behind
+            _delete_bench_keys(self.redis_url)
+            self.redis_url = ""
 
 
 def wait_ready(server: Server, timeout: float = 60) -> None:
