@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from django.db import DatabaseError
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pizzadelivery import ratelimits
@@ -100,10 +100,10 @@ class SystemStateApi(APIView):
     permission_classes = [IsStaffOrIntegrator]
 
     @extend_schema(responses={200: SystemStateOut, 401: ERROR, 403: ERROR, 429: ERROR, 503: ERROR})
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         ratelimits.enforce(request, group="state", setting="STATE_RATE_LIMIT")
         try:
-            return Response(cached_system_state())
+            return HttpResponse(cached_system_state(), content_type="application/json")
         except DatabaseError:
             # Only when Redis cannot answer either (the mirror reads no database).
             raise ApiError("state_unavailable", "Neither Redis nor the database can answer right now.",

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 from django.conf import settings
+from rest_framework.renderers import JSONRenderer
 from django.core.cache import caches
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -48,7 +49,7 @@ HOURS_CHARTED = 12
 DELIVERY_SAMPLE = 500
 # Delivered no later than the ETA promised at dispatch plus this grace counts as on time.
 ON_TIME_GRACE = timedelta(minutes=2)
-STATE_CACHE_KEY = "statedash:state"
+STATE_CACHE_KEY = "statedash:state:json"
 T = TypeVar("T")
 
 
@@ -386,9 +387,15 @@ def _compute_once_locally(name: str, compute: Callable[[], T], *, seconds: float
         return value
 
 
-def cached_system_state() -> dict[str, Any]:
-    """What ``/api/state`` answers: computed at most once per ``STATE_CACHE_SECONDS``."""
-    return compute_once(STATE_CACHE_KEY, system_state, seconds=settings.STATE_CACHE_SECONDS)
+def cached_system_state() -> bytes:
+    """What ``/api/state`` answers, as JSON bytes: computed and rendered at most once per
+    ``STATE_CACHE_SECONDS``. Caching the rendered bytes makes a cache hit a Redis GET and a
+    write: unpickling and re-rendering the whole state cost ~8 ms a request (make bench)."""
+    return compute_once(STATE_CACHE_KEY, render_system_state, seconds=settings.STATE_CACHE_SECONDS)
+
+
+def render_system_state() -> bytes:
+    return JSONRenderer().render(system_state())
 
 
 # --- the event feed ------------------------------------------------------------------------
