@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -150,11 +151,20 @@ def test_dashboard_stays_true_while_redis_restarts(page: Page, own_redis, staff)
                                                                                       timeout=POLLED)
         expect(_stat(page, "orders_today")).to_have_text("2")
 
-        # Pushes flow again on the same socket: the channel layer resubscribed after the restart.
+        # Pushes flow again on the same socket once the channel layer has resubscribed after the
+        # restart (channels_redis reconnects with a backoff): within 20 s an order arrives by push.
         token = Token.objects.create(user=staff).key
-        new = _place_over_http(server, token, placed_meanwhile.restaurant)
-        expect(page.locator("#feed-list")).to_contain_text(new["code"], timeout=POLLED)
-        assert any(new["code"] in frame for frame in frames), "the new order came by poll, not by push"
+        pushed = None
+        deadline = time.monotonic() + 20
+        while pushed is None and time.monotonic() < deadline:
+            new = _place_over_http(server, token, placed_meanwhile.restaurant)
+            for _ in range(30):
+                if any(new["code"] in frame for frame in frames):
+                    pushed = new
+                    break
+                page.wait_for_timeout(100)
+        assert pushed is not None, "no order came by push after the restart, only by poll"
+        expect(page.locator("#feed-list")).to_contain_text(pushed["code"], timeout=POLLED)
         assert sockets_opened == [1], "the page kept its one socket"
         assert page.evaluate("window.notReloaded") is True
     finally:
