@@ -1,7 +1,6 @@
 """``GET /api/events``: the event feed, oldest first, paged by sequence number."""
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -16,12 +15,12 @@ from events.models import Event
 from events.selectors import event_list
 from events.services import valid_correlation_id
 from pizzadelivery.errors import ApiError
+from pizzadelivery.fields import UUID_RE
 from pizzadelivery.permissions import IsStaffOrIntegrator
 
 ERROR = inline_serializer("EventError", fields={"error": serializers.CharField(), "detail": serializers.CharField()})
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 
 
 def _int_param(request: Request, name: str, default: int | None, *, low: int, high: int) -> int | None:
@@ -71,7 +70,7 @@ class EventFeedApi(APIView):
         after = _int_param(request, "after", None, low=0, high=2**62)
         limit = _int_param(request, "limit", DEFAULT_PAGE, low=1, high=MAX_PAGE)
         order_id = request.query_params.get("order_id")
-        if order_id is not None and not _UUID_RE.match(order_id):
+        if order_id is not None and not UUID_RE.match(order_id):
             raise ApiError("invalid_order_id", "order_id must be a UUID.")
         correlation_id = request.query_params.get("correlation_id")
         if correlation_id is not None and not valid_correlation_id(correlation_id):

@@ -9,13 +9,13 @@ from rest_framework import serializers
 
 from pizzadelivery.errors import ApiError
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 MAX_INT = 2**31 - 1
 
 
 def parse_order_id(raw: str) -> uuid.UUID:
     """A well-formed order id, or 400 ``invalid_order_id``; never reaches the database otherwise."""
-    if not isinstance(raw, str) or not _UUID_RE.match(raw):
+    if not isinstance(raw, str) or not UUID_RE.match(raw):
         raise ApiError("invalid_order_id", "Order ids are UUIDs, like 3f2b9c4e-1d2a-4b7e-9c1f-2a6b8d0e4f11.")
     return uuid.UUID(raw)
 
