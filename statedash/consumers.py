@@ -4,16 +4,16 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
-from pizzadelivery.ws import CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED, socket_count_changed
-from statedash.fanout import GROUP
+from pizzadelivery.ws import CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
+from statedash.fanout import FEED_MESSAGE, GROUP, STATE_MESSAGE
 
 SOCKET_KIND = "dashboard"
 CLOSE_FORBIDDEN = CLOSE_FORBIDDEN_ORIGIN  # 4003, "forbidden": logged in, but not staff
 
 
-class DashboardConsumer(AsyncWebsocketConsumer):
+class DashboardConsumer(FragmentConsumer):
+    direct_messages = frozenset({FEED_MESSAGE, STATE_MESSAGE})
     joined = False
     last_state_seq = 0
 

@@ -13,13 +13,12 @@ import logging
 from typing import Any
 
 import redis
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from events.publisher import PublishedBatch
+from pizzadelivery.group_sends import group_send_all
 from pizzadelivery.redis import get_redis, key
 from statedash import fragments
 from statedash.selectors import feed_worthy
@@ -78,12 +77,6 @@ def state_message() -> dict[str, Any]:
     return {"type": STATE_MESSAGE, "seq": snapshot.seq, "html": html}
 
 
-async def _send_all(messages: list[dict[str, Any]]) -> None:
-    layer = get_channel_layer()
-    for message in messages:
-        await layer.group_send(GROUP, message)
-
-
 def dashboard_fanout(batch: PublishedBatch) -> None:
     """Registered with the publisher; runs once per published batch."""
     if not dashboard_watched():
@@ -91,5 +84,4 @@ def dashboard_fanout(batch: PublishedBatch) -> None:
     messages = [message for message in (feed_message(batch),) if message]
     if _may_push_state():
         messages.append(state_message())
-    if messages:
-        async_to_sync(_send_all)(messages)
+    group_send_all((GROUP, message) for message in messages)

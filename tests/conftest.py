@@ -181,8 +181,8 @@ def browser(live_server_session):
     is started, and Django takes that for async code: every ORM call of the test (and the
     database flush after it) would raise SynchronousOnlyOperation. So Playwright runs only
     while one module's tests do, and servers never inherit the relaxed check (LiveServer.env).
-    Publishing from the test thread meanwhile cannot fan out (async_to_sync refuses a running
-    loop): browser tests move orders through the live server's API or a worker thread.
+    Browser tests move orders through the live server's API, or publish from a worker thread
+    with a database connection of its own.
     """
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (make test installs it where it can)")

@@ -6,20 +6,21 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from pizzadelivery.tokens import order_id_from_token
-from pizzadelivery.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHORIZED, socket_count_changed
+from pizzadelivery.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
 from tracking.selectors import order_exists
 
 SOCKET_KIND = "tracker"
+FRAGMENT_MESSAGE = "tracker.fragment"  # handled by tracker_fragment
 
 
 def tracker_group(order_id: uuid.UUID | str) -> str:
     return f"track.{uuid.UUID(str(order_id)).hex}"
 
 
-class TrackerConsumer(AsyncWebsocketConsumer):
+class TrackerConsumer(FragmentConsumer):
+    direct_messages = frozenset({FRAGMENT_MESSAGE})
     group: str | None = None
     counted = False
     last_seq = 0

@@ -49,8 +49,8 @@ def _open_dashboard(page: Page, live: LiveServer, staff) -> None:
 
 
 def _in_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run code that publishes in a thread of its own: the fan-outs call async_to_sync, which
-    refuses the thread where Playwright's event loop runs."""
+    """Run code that publishes in a thread of its own, away from Playwright's event loop, with
+    a database connection it closes when done."""
     with ThreadPoolExecutor(1) as pool:
         def run() -> T:
             try:

@@ -1,0 +1,56 @@
+"""Channel-layer group sends from synchronous code (views, the relay), on one event loop per
+process that lives as long as the process.
+
+``async_to_sync`` would do, but from a plain thread it makes a new event loop per call, and
+channels_redis keeps its Redis connections per event loop: every batch's fan-out paid a new
+connection (and, for the pub/sub layer, a new subscriber task). Under load that was most of
+the push latency (``make bench``: p99 81 ms with 100 sockets, 271 ms with 1,000). Here the
+loop, and so the layer's connections, are made once per process.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+SEND_TIMEOUT_SECONDS = 5.0  # a Redis that does not answer must not hold a request longer
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid: int | None = None
+_guard = threading.Lock()
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The process's send loop, started on first use (and again in a forked child, which
+    inherits the variable but not the thread)."""
+    global _loop, _loop_pid
+    with _guard:
+        if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="group-sends", daemon=True).start()
+            _loop, _loop_pid = loop, os.getpid()
+        return _loop
+
+
+async def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    for group, message in messages:
+        await layer.group_send(group, message)
+
+
+def group_send_all(messages: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Send each ``(group, message)`` in order; returns once all are sent. Raises what the
+    layer raises, or ``TimeoutError`` after ``SEND_TIMEOUT_SECONDS``."""
+    messages = list(messages)
+    if not messages:
+        return
+    future = asyncio.run_coroutine_threadsafe(_send_all(messages), _event_loop())
+    try:
+        future.result(SEND_TIMEOUT_SECONDS)
+    except TimeoutError:
+        future.cancel()
+        raise
