@@ -255,6 +255,9 @@ def publish_pending(*, up_to: int | None = None, limit: int = 500, backlog_limit
         except (redis.RedisError, OSError) as exc:
             failure = PublishError(f"redis: {exc}")
             break
+        except PublishError as exc:  # contention: the batches before it still get marked
+            failure = exc
+            break
         done.append(published)
     now = timezone.now()
     try:

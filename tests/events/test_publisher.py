@@ -191,3 +191,42 @@ def test_a_request_leaves_a_long_backlog_to_the_relay(own_redis) -> None:
     relay_once()
     assert not Batch.objects.filter(published_at__isnull=True).exists()
     assert _stream_seqs() == sorted(_stream_seqs())
+
+
+def test_contention_on_one_batch_still_marks_and_fans_out_the_batches_before_it(own_redis, monkeypatch) -> None:
+    from events import publisher
+
+    first, second = factories.order(), factories.order()
+    rebuild_mirror()
+    own_redis.stop()
+    services.order_transition(order_id=first.id, to="confirmed")
+    services.order_transition(order_id=second.id, to="confirmed")
+    first_batch, second_batch = Batch.objects.filter(published_at__isnull=True).order_by("id")
+    own_redis.start()
+    rebuild_mirror()
+    fanned_out: list[int] = []
+    monkeypatch.setattr(publisher, "_fanouts", [lambda batch: fanned_out.append(batch.id)])
+    monkeypatch.setattr(publisher, "FANOUT_MAX_AGE", publisher.FANOUT_MAX_AGE * 1000)
+    monkeypatch.setattr(publisher, "MAX_WATCH_RETRIES", 3)
+    # Another writer touches the second order's key inside every WATCH window of its batch:
+    # each EXEC is refused, as under real contention.
+    rival = get_redis().__class__.from_url(own_redis.url)
+    wrong_types = publisher._wrong_types
+
+    def contended(client, writes):
+        if order_key(str(second.id)) in writes.key_types:
+            rival.hset(order_key(str(second.id)), "status", "confirmed")
+        return wrong_types(client, writes)
+
+    monkeypatch.setattr(publisher, "_wrong_types", contended)
+    with pytest.raises(publisher.PublishError, match="contention"):
+        publish_pending()
+    first_batch.refresh_from_db()
+    second_batch.refresh_from_db()
+    assert first_batch.published_at is not None and fanned_out == [first_batch.id]
+    assert second_batch.published_at is None and second_batch.publish_attempts == 1
+    monkeypatch.setattr(publisher, "_wrong_types", wrong_types)  # the rival is gone
+    assert publish_pending() == 1
+    assert fanned_out == [first_batch.id, second_batch.id]
+    assert _stream_seqs() == _db_seqs(batch_id__in=[first_batch.id, second_batch.id])
+    assert mirror_differences() == []
