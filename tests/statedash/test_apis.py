@@ -97,6 +97,29 @@ def test_cached_for_the_configured_seconds(api, mirror, settings) -> None:
     assert third["stats"]["total_orders"] == first["stats"]["total_orders"] + 1
 
 
+def test_a_stale_state_is_answered_at_once_while_another_caller_recomputes_it(api, mirror, settings) -> None:
+    from django.core.cache import caches
+
+    from statedash.selectors import STATE_CACHE_KEY
+
+    settings.STATE_CACHE_SECONDS = 1
+    first = api.get("/api/state").json()
+    factories.order()
+    time.sleep(1.1)
+    recomputing = caches["default"].lock(f"{STATE_CACHE_KEY}:lock", timeout=10)
+    assert recomputing.acquire(blocking=False)  # another process is computing the state
+    try:
+        started = time.monotonic()
+        during = api.get("/api/state").json()
+        assert time.monotonic() - started < 0.5  # not queued behind the computation
+        assert during["generated_at"] == first["generated_at"]
+    finally:
+        recomputing.release()
+    after = api.get("/api/state").json()  # the lock is free: this caller recomputes it
+    assert after["generated_at"] > first["generated_at"]
+    assert after["stats"]["total_orders"] == first["stats"]["total_orders"] + 1
+
+
 def test_rate_limited_per_client_with_retry_after(api, mirror, settings, staff) -> None:
     settings.STATE_RATE_LIMIT = "3/m"
     for _ in range(3):
