@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from pizzadelivery import mirror
+        from pizzadelivery import authentication, mirror
 
         mirror.register()
+        authentication.connect_signals()
