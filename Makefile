@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test bench install install-dev browser lint clean
+.PHONY: run test bench install install-dev browser wrk lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,16 @@ test: install-dev browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench: start the production layout, seed a large dataset, load it on 127.0.0.1
-bench: install-dev
+bench: install-dev wrk
 	$(PY) manage.py bench $(BENCH_ARGS)
+
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's wrk for the saturation runs"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+	      || echo "WARNING: wrk could not be installed; make bench falls back to its Python generator"; \
+	  else echo "WARNING: no wrk and no root to install it; make bench falls back to its Python generator"; fi; }
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
