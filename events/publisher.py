@@ -260,6 +260,11 @@ def publish_pending(*, up_to: int | None = None, limit: int = 500, backlog_limit
             break
         done.append(published)
     now = timezone.now()
+    # Live pages first: the marking below is a database write, and on SQLite it may queue
+    # behind other writers; the pushes need not wait for it.
+    for published in applied:
+        if now - published.events[-1].occurred_at <= FANOUT_MAX_AGE:
+            _fan_out(published)
     try:
         # One write for the whole pass: on SQLite every write queues for the one write lock.
         # A crash before it only means the next pass finds these in the stream and skips them.
@@ -270,9 +275,6 @@ def publish_pending(*, up_to: int | None = None, limit: int = 500, backlog_limit
                 publish_attempts=F("publish_attempts") + 1, last_error=str(failure)[:500])
     except DatabaseError as exc:
         raise PublishError(f"database: {exc}") from exc
-    for published in applied:
-        if now - published.events[-1].occurred_at <= FANOUT_MAX_AGE:
-            _fan_out(published)
     if failure is not None:
         raise failure
     return len(applied)
