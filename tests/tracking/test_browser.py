@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 
 import pytest
@@ -109,6 +110,54 @@ def test_the_tracker_reconnects_by_itself_and_catches_up(own_server, page, mirro
     expect(page.locator("#trk-hero")).to_contain_text("Delivered")
     assert page.evaluate("window.sameDocument") is True
     assert errors == []
+
+
+def test_the_tracker_catches_up_through_a_redis_outage(page, own_redis, staff):
+    """Redis stopped under an open tracker, then started empty: the page catches up over HTTP
+    (answered from the database) without a push, and once the relay has rebuilt the mirror,
+    pushes reach it again; never a reload."""
+    from events.publisher import rebuild_mirror
+    from events.relay import relay_once
+
+    rebuild_mirror()
+    order, driver = ready_then_dispatched()
+    api_key = Token.objects.create(user=staff).key
+    server = LiveServer(extra_env={"REDIS_URL": own_redis.url}).start()
+    frames: list[str] = []
+    page.on("websocket", lambda socket: socket.on(
+        "framereceived", lambda frame: frames.append(frame if isinstance(frame, str) else "")))
+    try:
+        errors = open_tracker(page, server.url, token(order))
+        expect(current_step(page)).to_have_attribute("data-step", "dispatched")
+
+        own_redis.stop()
+        pushed_before_outage = len(frames)
+        advance(order, "out_for_delivery")  # committed; its batch waits in the outbox
+        # No push can carry it: the page finds it by itself after a quiet spell (15 s).
+        expect(current_step(page)).to_have_attribute("data-step", "out_for_delivery", timeout=30_000)
+        expect(page.locator("#trk-hero")).to_contain_text("Your pizza is on its way")
+        assert len(frames) == pushed_before_outage, "that came by push, not by the page catching up"
+
+        own_redis.start()  # back, empty
+        relay_once()  # rebuilds the mirror, publishes the backlog
+        # Pushes flow again once the channel layer has resubscribed (channels_redis reconnects
+        # with a back-off): within 20 s a location update reaches the page over its socket.
+        before = len(frames)
+        deadline = time.monotonic() + 20
+        step = 0
+        while len(frames) == before and time.monotonic() < deadline:
+            step += 1
+            lat, lng = between(SHOP, HOME, min(0.9, 0.1 * step))
+            call_api(server.url, f"/api/drivers/{driver.id}/location", {"lat": lat, "lng": lng}, api_key)
+            page.wait_for_timeout(1000)
+        assert len(frames) > before, "no push reached the tracker after Redis came back"
+        call_api(server.url, f"/api/orders/{order.id}/transition", {"to": "delivered"}, api_key)
+        expect(page.locator("#trk-hero")).to_contain_text("Delivered", timeout=5_000)
+        assert any("Delivered" in frame for frame in frames[before:])
+        assert page.evaluate("window.sameDocument") is True
+        assert errors == []
+    finally:
+        server.stop()
 
 
 def test_without_websockets_the_tracker_polls_every_5_seconds(page, mirror, transactional_db):

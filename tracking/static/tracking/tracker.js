@@ -1,6 +1,7 @@
 /* The tracker's small client. htmx and its ws extension do the swapping; this file only
    ticks the countdown and "updated N s ago" every second, shows the connection state,
-   resyncs over HTTP after a reconnect, and polls every 5 s while sockets do not work. */
+   resyncs over HTTP after a reconnect or after a long quiet spell on an open socket, and
+   polls every 5 s while sockets do not work. */
 (function () {
   "use strict";
   var root = document.getElementById("tracker");
@@ -9,6 +10,9 @@
   var POLL_MS = 5000;
   var CLOSES_BEFORE_POLLING = 2;     // socket attempts that failed in a row before we poll
   var LATE_OPEN_RESYNC_MS = 3000;    // a first socket opening this late may have missed a push
+  // Pushes are at most once: an open socket can miss some (Redis restarting under the channel
+  // layer, a backlog published too late to push). After this long without a word, resync.
+  var QUIET_RESYNC_MS = 15000;
   var TERMINAL = { delivered: true, cancelled: true };
 
   var conn = document.getElementById("trk-conn");
@@ -27,6 +31,7 @@
   var pollTimer = null;
   var linkGone = false;
   var driverPinFrom = null;
+  var lastHeard = Date.now();  // last push or resync answer on an open socket
 
   // Reconnect within seconds, not the extension's default back-off of up to a minute.
   htmx.config.wsReconnectDelay = function (retry) {
@@ -81,6 +86,10 @@
     }
     var changed = Date.parse(data.updatedAt || "");
     if (!isNaN(changed)) updated.textContent = "Updated " + ago(now - changed);
+    if (conn.dataset.state === "connected" && !TERMINAL[data.status] && Date.now() - lastHeard > QUIET_RESYNC_MS) {
+      lastHeard = Date.now();
+      requestResync();
+    }
   }
 
   function setConnection(state, label) {
@@ -107,6 +116,7 @@
 
   root.addEventListener("htmx:wsOpen", function () {
     failedCloses = 0;
+    lastHeard = Date.now();
     stopPolling();
     setConnection("connected", "Live");
     // After a gap (a reconnect, or a slow first connect) fetch what the pushes missed.
@@ -129,10 +139,12 @@
 
   // A push older than what is on screen (a slow resync raced it) is dropped, and vice versa.
   root.addEventListener("htmx:wsBeforeMessage", function (event) {
+    lastHeard = Date.now();
     var version = versionIn(event.detail.message);
     if (version !== null && version < shownVersion) event.preventDefault();
   });
   resync.addEventListener("htmx:beforeSwap", function (event) {
+    lastHeard = Date.now();
     var version = versionIn(event.detail.serverResponse);
     if (version !== null && version < shownVersion) event.detail.shouldSwap = false;
   });
