@@ -62,7 +62,8 @@ class RefusingOriginValidator(OriginValidator):
             if name == b"origin":
                 try:
                     origin = urlparse(value.decode("latin1"))
-                except UnicodeDecodeError:
+                    origin.port  # noqa: B018 - "http://localhost:8000.evil.example" has no valid port
+                except ValueError:  # UnicodeDecodeError included
                     origin = None
         if self.valid_origin(origin):
             return await self.application(scope, receive, send)

@@ -41,7 +41,7 @@ from tests.system.conftest import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FOREIGN_ORIGINS = ["https://evil.example", "http://127.0.0.1.evil.example", "http://evil.example:8000",
-                   "http://localhost.evil.example", "null", "file://"]
+                   "http://localhost.evil.example", "null", "file://", "http://localhost:8000.evil.example"]
 
 
 async def socket_outcome(path: str, *headers: tuple[bytes, bytes]) -> int | str:

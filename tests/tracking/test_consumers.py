@@ -88,7 +88,8 @@ async def test_a_token_for_no_order_is_closed_4004(mirror):
     assert await refused_with(f"/ws/track/{tracking_token_for(uuid.uuid4())}/") == 4004
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "http://127.0.0.1.evil.example", "null"])
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://127.0.0.1.evil.example", "null",
+                                    "http://localhost:8000.evil.example", "http://127.0.0.1:80.evil.example"])
 async def test_a_foreign_origin_is_closed_4003(dispatched, origin):
     order, _driver = dispatched
 
