@@ -74,6 +74,8 @@ _register("driver.location_updated", "A driver reported a position.", needs_driv
           lat=NUMBER, lng=NUMBER, heading=OPTIONAL_NUMBER, speed_kmh=OPTIONAL_NUMBER, reported_at=str)
 _register("driver.registered", "A new driver joined the fleet.", needs_driver=True,
           name=str, vehicle=str, status=str)
+_register("driver.profile_updated", "A driver's name, phone, vehicle or login was edited (on a delivery, "
+          "the event carries that order).", needs_driver=True, changed=list, name=str, vehicle=str)
 _register("driver.status_changed", "A driver went on or off shift.", needs_driver=True,
           status=str, previous_status=str)
 _register("delivery.eta_updated", "The estimated arrival moved (by 30 s or more, or at dispatch).",

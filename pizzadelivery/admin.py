@@ -325,7 +325,7 @@ def set_offline(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
     _set_driver_status(request, queryset, Driver.Status.OFFLINE)
 
 
-PROFILE_FIELDS = ["name", "phone", "vehicle", "user"]
+PROFILE_FIELDS = list(services.DRIVER_PROFILE_FIELDS)
 REPORTED_FIELDS = ["status", "lat", "lng", "heading", "speed_kmh", "location_updated_at"]
 
 
@@ -347,10 +347,10 @@ class DriverAdmin(admin.ModelAdmin):
     @csrf_protect_m
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
                         extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        if object_id is None and request.method == "POST":
-            # Adding runs services.driver_register, an event batch that is its own (durable)
-            # transaction: it must not be nested in the transaction the admin wraps around
-            # every form save.
+        if request.method == "POST":
+            # Saving runs services.driver_register or driver_update_profile, an event batch that
+            # is its own (durable) transaction: it must not be nested in the transaction the
+            # admin wraps around every form save.
             return self._changeform_view(request, object_id, form_url, extra_context)
         return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -368,11 +368,13 @@ class DriverAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Driver, form: forms.ModelForm, change: bool) -> None:
         if change:
-            # Only the profile: a full save would write back a status or position that a
-            # service changed since this page was loaded.
+            # Only the profile, through its service (an event: the mirror and the live pages
+            # follow at once); a full save would also write back a status or position that
+            # a service changed since this page was loaded.
             changed = [name for name in form.changed_data if name in PROFILE_FIELDS]
             if changed:
-                obj.save(update_fields=changed)
+                services.driver_update_profile(driver_id=obj.pk, **{name: form.cleaned_data[name] for name in changed})
+                obj.refresh_from_db()
             return
         data = form.cleaned_data
         registered = services.driver_register(

@@ -20,6 +20,7 @@ from events.services import BatchBuilder, batch
 from pizzadelivery import eta
 from pizzadelivery.errors import DomainError
 from pizzadelivery.models import (
+    ACTIVE_DELIVERY,
     KITCHEN_TRACK,
     Customer,
     Driver,
@@ -346,6 +347,37 @@ def driver_register(*, name: str, vehicle: str = Driver.Vehicle.SCOOTER, phone: 
         )
         events.add("driver.registered", driver_id=driver.id,
                    payload={"name": driver.name, "vehicle": driver.vehicle, "status": driver.status})
+    return driver
+
+
+DRIVER_PROFILE_FIELDS = ("name", "phone", "vehicle", "user")
+
+
+def driver_update_profile(*, driver_id: int, **changes: object) -> Driver:
+    """Edit who a driver is (name, phone, vehicle, login), as an event like any other change:
+    the mirror, the dashboard and an open tracker of the driver's order see it at once.
+    Status and position are not edited here: they have their own services."""
+    unknown = set(changes) - set(DRIVER_PROFILE_FIELDS)
+    if unknown:
+        raise DomainError(f"Only {', '.join(DRIVER_PROFILE_FIELDS)} can be edited here, not "
+                          f"{', '.join(sorted(unknown))}.", code="invalid_field")
+    if "vehicle" in changes and changes["vehicle"] not in Driver.Vehicle.values:
+        raise DomainError(f"Vehicle is one of {', '.join(Driver.Vehicle.values)}.", code="invalid_vehicle")
+    if "name" in changes and not str(changes["name"] or "").strip():
+        raise DomainError("A driver needs a name.", code="invalid_name")
+    with batch() as events:
+        driver = Driver.objects.select_for_update().filter(pk=driver_id).first()
+        if driver is None:
+            raise _not_found("driver", "driver_not_found")
+        changed = [name for name in DRIVER_PROFILE_FIELDS if name in changes and getattr(driver, name) != changes[name]]
+        if not changed:
+            return driver
+        for name in changed:
+            setattr(driver, name, changes[name])
+        driver.save(update_fields=changed)
+        active = Order.objects.filter(driver=driver, delivery_status__in=ACTIVE_DELIVERY).only("id").first()
+        events.add("driver.profile_updated", driver_id=driver.id, order_id=active.id if active else None,
+                   payload={"changed": changed, "name": driver.name, "vehicle": driver.vehicle})
     return driver
 
 

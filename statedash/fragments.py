@@ -96,6 +96,8 @@ def describe(event: Any, codes: dict[str, str], names: dict[int, str]) -> str:
         case "driver.registered":
             vehicle = dict(Driver.Vehicle.choices).get(p["vehicle"], p["vehicle"]).lower()
             return f"{p['name']} joined the fleet ({vehicle}, {p['status']})"
+        case "driver.profile_updated":
+            return f"{p['name']}: profile edited ({', '.join(p['changed'])})"
         case "driver.status_changed":
             return f"{driver}: {p['previous_status']} → {p['status']}"
         case "driver.location_updated":

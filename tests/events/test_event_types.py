@@ -104,6 +104,14 @@ def test_driver_registered() -> None:
     assert event.payload == {"name": driver.name, "vehicle": "ebike", "status": "available"}
 
 
+def test_driver_profile_updated() -> None:
+    driver = factories.driver(vehicle="bike")
+    services.driver_update_profile(driver_id=driver.id, name="New Name", phone=driver.phone, vehicle="car")
+    event = emitted("driver.profile_updated", driver_id=driver.id)
+    assert event.payload == {"changed": ["name", "vehicle"], "name": "New Name", "vehicle": "car"}
+    assert event.order_id is None  # not on a delivery
+
+
 def test_driver_status_changed() -> None:
     driver = factories.driver()
     services.driver_set_status(driver_id=driver.id, status="offline")

@@ -287,3 +287,29 @@ def test_editing_a_driver_changes_the_profile_only(boss: Client) -> None:
     driver.refresh_from_db()
     assert (driver.name, driver.vehicle, driver.status) == ("New Name", "car", "available")
     assert float(driver.lat) != 1.0
+
+
+def test_a_profile_edit_reaches_the_mirror_and_the_drivers_order_at_once(boss: Client, mirror) -> None:
+    from pizzadelivery.selectors import driver_document_get
+
+    order = factories.order_at("dispatched")
+    driver = order.driver
+    change = reverse("admin:pizzadelivery_driver_change", args=[driver.pk])
+
+    boss.post(change, {"name": "Renamed Rider", "phone": driver.phone, "vehicle": "car"})
+
+    doc = driver_document_get(driver.id)  # from Redis: no later driver event needed
+    assert (doc["name"], doc["vehicle"]) == ("Renamed Rider", "car")
+    event = Event.objects.filter(type="driver.profile_updated", driver_id=driver.id).get()
+    assert event.order_id == order.id  # an open tracker of that order is pushed the new name
+    assert event.payload == {"changed": ["name", "vehicle"], "name": "Renamed Rider", "vehicle": "car"}
+
+
+def test_saving_an_unchanged_driver_records_nothing(boss: Client) -> None:
+    driver = factories.driver(name="Same Name")
+    change = reverse("admin:pizzadelivery_driver_change", args=[driver.pk])
+
+    response = boss.post(change, {"name": "Same Name", "phone": driver.phone, "vehicle": driver.vehicle})
+
+    assert response.status_code == 302
+    assert not Event.objects.filter(type="driver.profile_updated").exists()

@@ -22,6 +22,7 @@ def test_every_event_type_reads_as_a_sentence(mirror) -> None:
     driver = factories.driver(status="offline")
     services.driver_set_status(driver_id=driver.id, status="available")
     services.driver_location_update(driver_id=driver.id, lat=52.53, lng=13.40)
+    services.driver_update_profile(driver_id=driver.id, vehicle="car")
     events = list(Event.objects.order_by("seq"))
     rolled_back = PublishedEvent(seq=10**6, id="x", type="batch.rolled_back", correlation_id="abc", order_id=None,
                                  driver_id=None, payload={"reason": "IntegrityError: boom", "attempted": []},
@@ -36,6 +37,7 @@ def test_every_event_type_reads_as_a_sentence(mirror) -> None:
     assert by_type["driver.assigned"].order_code  # resolved from the order id
     assert by_type["order.delivered"].order_code == delivered.code
     assert by_type["driver.status_changed"].summary == f"{driver.name}: offline → available"
+    assert by_type["driver.profile_updated"].summary == f"{driver.name}: profile edited (vehicle)"
 
 
 def test_describe_ignores_unknown_types() -> None:
