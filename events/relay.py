@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import redis
 from django.db import close_old_connections
@@ -13,6 +14,23 @@ from events.publisher import PublishError, mirror_ready, publish_pending, rebuil
 from pizzadelivery.redis import get_redis
 
 logger = logging.getLogger(__name__)
+
+# Housekeeping other apps hand the relay (e.g. keeping /api/state warm), run after each pass
+# while Redis answers. A task that fails is logged; the relay goes on.
+_tasks: list[Callable[[], object]] = []
+
+
+def register_relay_task(task: Callable[[], object]) -> None:
+    if task not in _tasks:
+        _tasks.append(task)
+
+
+def run_tasks() -> None:
+    for task in _tasks:
+        try:
+            task()
+        except Exception:
+            logger.exception("relay task %s failed", getattr(task, "__name__", task))
 
 
 def relay_once() -> int:
@@ -41,6 +59,7 @@ def run_forever(*, interval: float = 0.5, stop: threading.Event | None = None) -
             healthy = True
             if published:
                 logger.info("relay published %d batch(es)", published)
+            run_tasks()
         except (PublishError, redis.RedisError, OSError) as exc:
             if healthy:
                 logger.warning("relay waiting for Redis: %s", exc)

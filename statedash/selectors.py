@@ -400,11 +400,14 @@ def _compute_once_locally(name: str, compute: Callable[[], T], *, seconds: float
 def cached_system_state() -> bytes:
     """What ``/api/state`` answers, as JSON bytes: computed and rendered at most once per
     ``STATE_CACHE_SECONDS`` over every process, and never waited for by more than the one
-    caller computing it (the others answer the previous value meanwhile).
+    caller computing it (the others answer the previous value meanwhile). While the relay
+    runs, it recomputes the state before it goes stale (``keep_state_warm``), so requests
+    find it fresh and no server process spends its time (and its GIL) computing it.
 
     Caching the rendered bytes spares each hit unpickling and re-rendering the whole state:
     ~8 ms a request (make bench)."""
-    _expires_at, body = compute_once(
+    _note_state_wanted()
+    _fresh_until, body = compute_once(
         STATE_CACHE_KEY, render_system_state, seconds=settings.STATE_CACHE_SECONDS + STATE_STALE_SECONDS,
         fresh=lambda value: value[0] > time.time(), serve_stale=True)
     return body
@@ -414,6 +417,53 @@ def render_system_state() -> tuple[float, bytes]:
     """The rendered state and when it stops being fresh (epoch seconds, shared by processes)."""
     body = JSONRenderer().render(system_state())
     return time.time() + settings.STATE_CACHE_SECONDS, body
+
+
+# Someone asked for the state lately: the relay keeps it warm while this key lives.
+STATE_WANTED_SECONDS = 60
+STATE_WANTED_NOTE_EVERY = 10.0  # each process renews the key at most this often
+STATE_WARM_AHEAD_SECONDS = 1.5  # recompute this long before the cached state goes stale
+_wanted_noted_at = float("-inf")
+
+
+def _state_wanted_key() -> str:
+    return key("statedash", "state-wanted")
+
+
+def _note_state_wanted() -> None:
+    global _wanted_noted_at
+    now = time.monotonic()
+    if now - _wanted_noted_at < STATE_WANTED_NOTE_EVERY:
+        return
+    _wanted_noted_at = now
+    try:
+        get_redis().set(_state_wanted_key(), "1", ex=STATE_WANTED_SECONDS)
+    except REDIS_ERRORS:
+        pass  # without Redis there is no shared cache to keep warm either
+
+
+def keep_state_warm() -> bool:
+    """Run by the relay after each pass: recompute the cached state shortly before it goes
+    stale, while ``/api/state`` was asked for in the last minute. True if it recomputed."""
+    client = get_redis()
+    if not client.exists(_state_wanted_key()):
+        return False
+    shared = caches["default"]
+    value = shared.get(STATE_CACHE_KEY)
+    if value is not None and value[0] - time.time() > STATE_WARM_AHEAD_SECONDS:
+        return False
+    lock = shared.lock(f"{STATE_CACHE_KEY}:lock", timeout=LOCK_SECONDS)
+    if lock is None or not lock.acquire(blocking=False):
+        return False  # a request (or another relay) is computing it
+    try:
+        shared.set(STATE_CACHE_KEY, render_system_state(),
+                   timeout=settings.STATE_CACHE_SECONDS + STATE_STALE_SECONDS)
+        return True
+    finally:
+        try:
+            lock.release()
+        except (redis.exceptions.LockError, *REDIS_ERRORS):
+            pass
 
 
 # --- the event feed ------------------------------------------------------------------------
