@@ -356,7 +356,10 @@ class Bench:
         self.log(f"  held {hold['still_open']}/{count} sockets (opened in {hold['open_seconds']} s), "
                  f"{hold['kib_per_socket']} KiB per socket on the server")
         clients.call({"cmd": "close"}, timeout=300)
-        time.sleep(1)
+        # The server goes on tearing the sockets down (a group_discard each) after the client
+        # has closed them: what is measured next must not share the CPU with that.
+        settled = wait_until_idle(ws_server)
+        self.log(f"  server idle again {settled:.1f} s after closing them")
         return hold
 
     def push(self, clients: WsClients, http_server: Server, url: str, origin: str, count: int) -> dict[str, Any]:
@@ -372,6 +375,18 @@ class Bench:
                  f"POST p99 {push['post_latency']['p99_ms']} ms {push['post_statuses']}")
         clients.call({"cmd": "close"})
         return push
+
+
+def wait_until_idle(server: Server, *, busy_share: float = 0.05, window: float = 0.5, limit: float = 60) -> float:
+    """Wait until ``server`` uses under ``busy_share`` of a core over ``window`` seconds (at most
+    ``limit`` s); returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = server.cpu_seconds()
+        time.sleep(window)
+        if server.cpu_seconds() - before < busy_share * window:
+            break
+    return time.monotonic() - started
 
 
 def run(options: BenchOptions, base_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:

@@ -10,6 +10,7 @@
 
 Layouts (see ``LAYOUTS``): ``asgi`` is uvicorn for everything; ``split`` is gunicorn (WSGI,
 threads) for HTTP beside uvicorn for the WebSockets, as a reverse proxy would route ``/ws/``.
+Either way the relay runs beside them, as in production.
 """
 from __future__ import annotations
 
@@ -254,8 +255,15 @@ class BenchStack:
                 "--backlog", "8192", "--log-level", "warning"]
         return self._spawn(f"gunicorn-{layer}", argv, port, self.env(layer=layer))
 
+    def relay(self, *, layer: str) -> Server:
+        """The relay, as production runs it beside the servers (it also keeps /api/state warm)."""
+        argv = ["nice", "-n", "10", sys.executable, str(self.base_dir / "manage.py"), "run_relay"]
+        return self._spawn(f"relay-{layer}", argv, 0, self.env(layer=layer))
+
     def start_layout(self, layout: str, *, layer: str, workers: int, threads: int) -> tuple[Server, Server]:
-        """Start a layout; returns (HTTP server, WebSocket server), the same one for ``asgi``."""
+        """Start a layout and the relay; returns (HTTP server, WebSocket server), the same one
+        for ``asgi``."""
+        self.relay(layer=layer)
         if layout == "asgi":
             server = self.uvicorn(layer=layer, workers=workers)
             wait_ready(server)
