@@ -120,8 +120,16 @@ class Bench:
             raise RuntimeError(f"bench worker {job} failed:\n{done.stderr[-4000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
 
+    def settle(self, servers: list[Server]) -> None:
+        """Before a measured run: the servers have drained what the previous run left queued
+        (an overloaded fixed-rate run leaves a backlog behind)."""
+        waited = max(wait_until_idle(server) for server in servers)
+        if waited > 2:
+            self.log(f"  (waited {waited:.1f} s for the servers to drain the previous run)")
+
     def generator(self, spec: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
         """One load run in its own process, with the servers' CPU use over it."""
+        self.settle(servers)
         cpu_before = sum(s.cpu_seconds() for s in servers)
         started = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "pizzadelivery.bench.httpload"], input=json.dumps(spec),
@@ -139,6 +147,7 @@ class Bench:
 
     def wrk(self, port: int, paths: list[str], headers: dict[str, str], servers: list[Server]) -> dict[str, Any]:
         """Saturation with Debian's wrk (C, event-driven): far less CPU taken from the server."""
+        self.settle(servers)
         script = self.stack.var_dir / "wrk-paths.lua"
         quoted = ", ".join(json.dumps(p) for p in paths)
         script.write_text(f"local paths = {{{quoted}}}\nlocal i = 0\n"
@@ -333,6 +342,7 @@ class Bench:
                 clients.call({"cmd": "push", "http_port": http_server.port, "api_token": self.dataset["api_token"],
                               "updates": self._updates(20), "rate": 20, "settle": 0.5})
             for count in options.push_sockets:
+                self.settle(list({id(s): s for s in (http_server, ws_server)}.values()))
                 out["push"].append(self.push(clients, http_server, url, origin, count))
         finally:
             clients.close()
