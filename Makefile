@@ -36,21 +36,22 @@ test: install-dev browser
 bench: install-dev wrk
 	$(PY) manage.py bench $(BENCH_ARGS)
 
+# $(call apt_install,command,Debian package,what it is for,what happens without it)
+# Installs a missing tool from Debian when running as root; otherwise only warns.
+define apt_install
+@command -v $(1) >/dev/null 2>&1 || { \
+  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+    echo "installing Debian's $(2) $(3)"; \
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null) \
+      || echo "WARNING: $(2) could not be installed; $(4)"; \
+  else echo "WARNING: no $(2) and no root to install it; $(4)"; fi; }
+endef
+
 wrk:
-	@command -v wrk >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's wrk for the saturation runs"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
-	      || echo "WARNING: wrk could not be installed; make bench falls back to its Python generator"; \
-	  else echo "WARNING: no wrk and no root to install it; make bench falls back to its Python generator"; fi; }
+	$(call apt_install,wrk,wrk,for the saturation runs,make bench falls back to its Python generator)
 
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "WARNING: chromium could not be installed; browser tests will be skipped"; \
-	  else echo "WARNING: no chromium and no root to install it; browser tests will be skipped"; fi; }
+	$(call apt_install,chromium,chromium,for the browser tests,browser tests will be skipped)
 
 clean:
 	rm -rf var/*.sqlite3* var/staticfiles .pytest_cache

@@ -106,8 +106,7 @@ def test_hostile_ids_in_every_id_bearing_api_path(integrator: APIClient, world: 
                  lambda m=method, p=template.format(encode(raw)), b=body: send(integrator, m, p, b))
                 for method, template, body in ID_ENDPOINTS for raw in HOSTILE_IDS]
     with unchanged():
-        problems = refusals(requests)
-        assert not problems, "\n".join(problems)
+        assert_refused(requests)
 
 
 def test_well_formed_ids_of_nothing_are_404(integrator: APIClient, world: World, unchanged) -> None:
@@ -116,8 +115,7 @@ def test_well_formed_ids_of_nothing_are_404(integrator: APIClient, world: World,
                     integrator, m, t.format(missing_order if "orders" in t else missing_number), b))
                 for method, template, body in ID_ENDPOINTS]
     with unchanged():
-        problems = refusals(requests, statuses=(404,))
-        assert not problems, "\n".join(problems)
+        assert_refused(requests, statuses=(404,))
 
 
 def test_hostile_query_parameters_of_the_event_feed(integrator: APIClient, world: World) -> None:
@@ -129,8 +127,7 @@ def test_hostile_query_parameters_of_the_event_feed(integrator: APIClient, world
     }
     requests = [(f"?{name}={value!r}", lambda q=urlencode({name: value}): integrator.get(f"/api/events?{q}"))
                 for name, raws in values.items() for value in raws]
-    problems = refusals(requests, statuses=(400,))
-    assert not problems, "\n".join(problems)
+    assert_refused(requests, statuses=(400,))
 
 
 # --- tracking tokens -----------------------------------------------------------------------------
@@ -219,6 +216,17 @@ MALFORMED = ["[]", '"order"', "1", "null", "true", "", " ", "{", '{"restaurant":
              "\ufeff{}", "\x00", "{}" * 1000, "x" * 10 * KB, "x" * MB, " " * MB + "{}", deep(50)]
 
 
+def assert_refused(requests: Iterable[tuple[str, Callable[[], HttpResponse]]], **options: Any) -> None:
+    """Every request is clearly refused (``refusals``); all the problems are listed at once."""
+    problems = refusals(requests, **options)
+    assert not problems, "\n".join(problems)
+
+
+def labelled(bodies: Iterable[Any]) -> list[tuple[str, Any]]:
+    """Bodies for ``body_requests``, each labelled by the start of its JSON."""
+    return [(json.dumps(body)[:80], body) for body in bodies]
+
+
 def body_requests(client: APIClient, path: str, bodies: Iterable[tuple[str, Any]]
                   ) -> list[tuple[str, Callable[[], HttpResponse]]]:
     return [(f"POST {path} {label}", lambda b=body: send(client, "POST", path, b)) for label, body in bodies]
@@ -283,8 +291,7 @@ def test_order_creation_refuses_bad_bodies(integrator: APIClient, world: World, 
                  for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
                                       "application/xml", "application/json-patch+json", "")]
     with unchanged():
-        problems = refusals(requests)
-        assert not problems, "\n".join(problems)
+        assert_refused(requests)
 
 
 def test_transitions_refuse_bad_bodies(integrator: APIClient, world: World, unchanged) -> None:
@@ -301,10 +308,9 @@ def test_transitions_refuse_bad_bodies(integrator: APIClient, world: World, unch
         *({"to": illegal} for illegal in ("placed", "ready", "out_for_delivery", "delivered")),  # from placed
     ]
     requests = body_requests(integrator, f"/api/orders/{placed}/transition",
-                             [(json.dumps(b)[:80], b) for b in bodies] + malformed({"to": "cancelled"}))
+                             labelled(bodies) + malformed({"to": "cancelled"}))
     with unchanged():
-        problems = refusals(requests)
-        assert not problems, "\n".join(problems)
+        assert_refused(requests)
 
 
 def test_location_updates_refuse_bad_coordinates(integrator: APIClient, world: World, unchanged, settings) -> None:
@@ -321,10 +327,9 @@ def test_location_updates_refuse_bad_coordinates(integrator: APIClient, world: W
     ]
     raw = ['{"lat": NaN, "lng": 13.4}', '{"lat": 52.5, "lng": Infinity}', '{"lat": -Infinity, "lng": 0}']
     requests = body_requests(integrator, f"/api/drivers/{driver}/location",
-                             [(json.dumps(b)[:80], b) for b in bodies] + [(r, r) for r in raw] + malformed(valid))
+                             labelled(bodies) + [(r, r) for r in raw] + malformed(valid))
     with unchanged():
-        problems = refusals(requests)
-        assert not problems, "\n".join(problems)
+        assert_refused(requests)
 
 
 def test_driver_status_refuses_bad_bodies(integrator: APIClient, world: World, unchanged) -> None:
@@ -333,11 +338,10 @@ def test_driver_status_refuses_bad_bodies(integrator: APIClient, world: World, u
     bodies = [{}, {"status": "busy"}, {"status": "AVAILABLE"}, {"status": 1}, {"status": None}, {"status": []},
               {"status": "available\x00"}, {"status": "x" * 10 * KB}]
     requests = body_requests(integrator, f"/api/drivers/{free}/status",
-                             [(json.dumps(b)[:80], b) for b in bodies] + malformed({"status": "offline"}))
+                             labelled(bodies) + malformed({"status": "offline"}))
     requests += body_requests(integrator, f"/api/drivers/{busy}/status", [("busy, offline", {"status": "offline"})])
     with unchanged():
-        problems = refusals(requests)
-        assert not problems, "\n".join(problems)
+        assert_refused(requests)
 
 
 @pytest.mark.parametrize("shape", ["array", "object", "inside a field"])
@@ -353,9 +357,8 @@ def test_deeply_nested_json_is_refused_not_a_server_error(integrator: APIClient,
     paths = ["/api/orders", f"/api/orders/{world.orders['placed'].id}/transition",
              f"/api/drivers/{world.free_drivers[0].id}/location", f"/api/drivers/{world.free_drivers[0].id}/status"]
     with unchanged():
-        problems = refusals([(f"POST {path}", lambda p=path: send(integrator, "POST", p, body)) for path in paths],
-                            statuses=(400,))
-        assert not problems, "\n".join(problems)
+        assert_refused([(f"POST {path}", lambda p=path: send(integrator, "POST", p, body)) for path in paths],
+                       statuses=(400,))
 
 
 # --- pages and forms -----------------------------------------------------------------------------
@@ -371,8 +374,7 @@ def test_hostile_ids_in_page_paths(world: World, staff, unchanged) -> None:
                      p, {"item": world.items[0].id, "quantity": 1}))
                  for path in posts for raw in HOSTILE_IDS if raw and raw != slug]
     with unchanged():
-        problems = refusals(requests, json_api=False, statuses=(400, 404))
-        assert not problems, "\n".join(problems)
+        assert_refused(requests, json_api=False, statuses=(400, 404))
 
 
 def test_storefront_forms_refuse_bad_input(world: World, unchanged, settings) -> None:
