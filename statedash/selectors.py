@@ -407,10 +407,14 @@ def cached_system_state() -> bytes:
     Caching the rendered bytes spares each hit unpickling and re-rendering the whole state:
     ~8 ms a request (make bench)."""
     _note_state_wanted()
-    _fresh_until, body = compute_once(
-        STATE_CACHE_KEY, render_system_state, seconds=settings.STATE_CACHE_SECONDS + STATE_STALE_SECONDS,
-        fresh=lambda value: value[0] > time.time(), serve_stale=True)
+    _fresh_until, body = _shared_state(fresh=lambda value: value[0] > time.time())
     return body
+
+
+def _shared_state(*, fresh: Callable[[tuple[float, bytes]], bool]) -> tuple[float, bytes]:
+    """The cached (fresh until, JSON) pair, recomputed by one caller once ``fresh`` says no."""
+    return compute_once(STATE_CACHE_KEY, render_system_state,
+                        seconds=settings.STATE_CACHE_SECONDS + STATE_STALE_SECONDS, fresh=fresh, serve_stale=True)
 
 
 def render_system_state() -> tuple[float, bytes]:
@@ -442,28 +446,11 @@ def _note_state_wanted() -> None:
         pass  # without Redis there is no shared cache to keep warm either
 
 
-def keep_state_warm() -> bool:
+def keep_state_warm() -> None:
     """Run by the relay after each pass: recompute the cached state shortly before it goes
-    stale, while ``/api/state`` was asked for in the last minute. True if it recomputed."""
-    client = get_redis()
-    if not client.exists(_state_wanted_key()):
-        return False
-    shared = caches["default"]
-    value = shared.get(STATE_CACHE_KEY)
-    if value is not None and value[0] - time.time() > STATE_WARM_AHEAD_SECONDS:
-        return False
-    lock = shared.lock(f"{STATE_CACHE_KEY}:lock", timeout=LOCK_SECONDS)
-    if lock is None or not lock.acquire(blocking=False):
-        return False  # a request (or another relay) is computing it
-    try:
-        shared.set(STATE_CACHE_KEY, render_system_state(),
-                   timeout=settings.STATE_CACHE_SECONDS + STATE_STALE_SECONDS)
-        return True
-    finally:
-        try:
-            lock.release()
-        except (redis.exceptions.LockError, *REDIS_ERRORS):
-            pass
+    stale, while ``/api/state`` was asked for in the last minute."""
+    if get_redis().exists(_state_wanted_key()):
+        _shared_state(fresh=lambda value: value[0] - time.time() > STATE_WARM_AHEAD_SECONDS)
 
 
 # --- the event feed ------------------------------------------------------------------------
