@@ -1,4 +1,4 @@
-"""WSGI entry point: the HTTP side under gunicorn (see README, performance)."""
+"""WSGI entry point: the HTTP side under granian (see README, performance)."""
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -100,7 +100,7 @@ def _free_port() -> int:
 
 class LiveServer:
     """A real server on the test database: uvicorn serving pizzadelivery.asgi (HTTP and
-    WebSockets), or with ``wsgi=True`` gunicorn serving HTTP the way production does."""
+    WebSockets), or with ``wsgi=True`` granian serving HTTP the way production does."""
 
     def __init__(self, extra_env: dict[str, str] | None = None, *, wsgi: bool = False) -> None:
         self.port = _free_port()
@@ -126,9 +126,9 @@ class LiveServer:
         import urllib.request
 
         if self.wsgi:
-            command = [sys.executable, "-m", "gunicorn", "pizzadelivery.wsgi:application", "--bind",
-                       f"127.0.0.1:{self.port}", "--workers", "2", "--worker-class", "gthread", "--threads", "8",
-                       "--log-level", "warning"]
+            command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port",
+                       str(self.port), "--workers", "2", "--blocking-threads", "2", "--no-ws", "--log-level",
+                       "warning", "pizzadelivery.wsgi:application"]
         else:
             command = [sys.executable, "-m", "uvicorn", "pizzadelivery.asgi:application", "--host", "127.0.0.1",
                        "--port", str(self.port), "--no-access-log", "--log-level", "warning"]

@@ -10,8 +10,8 @@ from typing import Any
 
 import psutil
 
-PACKAGES = ["Django", "channels", "channels-redis", "redis", "uvicorn", "gunicorn", "uvloop", "websockets",
-            "psycopg"]
+PACKAGES = ["Django", "channels", "channels-redis", "redis", "granian", "uvicorn", "gunicorn", "uvloop",
+            "websockets", "psycopg"]
 
 
 def cpu_model() -> str:

@@ -33,10 +33,11 @@ from pizzadelivery.bench.stack import LAYOUTS, BenchStack, Server, http_get, rai
 class BenchOptions:
     orders: int = 10_000
     drivers: int = 200
-    layouts: list[str] = field(default_factory=lambda: ["split", "asgi"])
+    # The first is production's; the others are measured for comparison (HTTP only).
+    layouts: list[str] = field(default_factory=lambda: ["granian", "gunicorn", "asgi"])
     layers: list[str] = field(default_factory=lambda: ["pubsub", "core"])
     workers: int = 2
-    threads: int = 8
+    threads: int = 2  # per WSGI worker: more only adds GIL contention (measured)
     duration: float = 10.0
     delivery_rates: list[int] = field(default_factory=lambda: [100, 200, 400, 800])
     state_rates: list[int] = field(default_factory=lambda: [100, 300, 600])
@@ -56,7 +57,7 @@ class BenchOptions:
     @classmethod
     def quick(cls, **overrides: Any) -> BenchOptions:
         """About two minutes: one layout, smaller data and shorter runs; same targets."""
-        values: dict[str, Any] = {"orders": 2_000, "drivers": 100, "layouts": ["split"], "layers": ["pubsub"],
+        values: dict[str, Any] = {"orders": 2_000, "drivers": 100, "layouts": ["granian"], "layers": ["pubsub"],
                                   "duration": 4, "delivery_rates": [200], "state_rates": [300],
                                   "saturation_duration": 4, "push_sockets": [100, 1000], "push_duration": 5,
                                   "hold_sockets": [1000], "hold_seconds": 2, "event_duration": 4}
@@ -213,9 +214,9 @@ class Bench:
         self.log(f"seeded: {self.dataset['counts']} in {self.dataset['seconds']}")
 
         for layout in options.layouts:
-            self.run_layout(layout, layer=options.layers[0], http=True)
+            self.run_layout(layout, layer=options.layers[0], http=True, ws=layout == options.layouts[0])
         for layer in options.layers[1:]:
-            self.run_layout(options.layouts[0], layer=layer, http=False)
+            self.run_layout(options.layouts[0], layer=layer, http=False, ws=True)
 
         if options.event_duration > 0:
             self.log(f"event batches through the dispatcher for {options.event_duration:.0f} s …")
@@ -227,14 +228,14 @@ class Bench:
         self.results["targets"] = report.evaluate(self.results)
         return self.results
 
-    def run_layout(self, layout: str, *, layer: str, http: bool) -> None:
+    def run_layout(self, layout: str, *, layer: str, http: bool, ws: bool) -> None:
         options = self.options
         self.log(f"layout {layout} ({LAYOUTS[layout]}), channel layer {layer}")
         http_server, ws_server = self.stack.start_layout(layout, layer=layer, workers=options.workers,
                                                          threads=options.threads)
         servers = list({id(s): s for s in (http_server, ws_server)}.values())
         run: dict[str, Any] = {"layout": layout, "layer": layer, "description": LAYOUTS[layout],
-                               "workers": options.workers, "threads": options.threads if layout == "split" else None,
+                               "workers": options.workers, "threads": options.threads if layout != "asgi" else None,
                                "http": {}, "ws": {}}
         self.results["runs"].append(run)
         try:
@@ -242,7 +243,8 @@ class Bench:
                 self.results["load_average_during"].append({"layout": layout, "before_http": machine.load_average()})
                 run["http"]["delivery"] = self.http_endpoint(http_server, servers, "delivery")
                 run["http"]["state"] = self.http_endpoint(http_server, servers, "state")
-            run["ws"] = self.websockets(http_server, ws_server)
+            if ws:
+                run["ws"] = self.websockets(http_server, ws_server)
         finally:
             self.stack.stop_servers()
 

@@ -6,11 +6,11 @@
 - Redis: the embedded redis-server on a socket under ``var/bench/``; with ``REDIS_URL`` set, that
   server under a key prefix of the benchmark's own (``pdbench``), whose keys are cleared first.
 - Servers: subprocesses in sessions of their own, so each is stopped with its whole process tree
-  (gunicorn's and uvicorn's workers), also on Ctrl-C and errors.
+  (its workers), also on Ctrl-C and errors.
 
-Layouts (see ``LAYOUTS``): ``asgi`` is uvicorn for everything; ``split`` is gunicorn (WSGI,
-threads) for HTTP beside uvicorn for the WebSockets, as a reverse proxy would route ``/ws/``.
-Either way the relay runs beside them, as in production.
+Layouts (see ``LAYOUTS``): ``granian`` (production) and ``gunicorn`` serve HTTP through WSGI
+beside uvicorn for the WebSockets, as a reverse proxy would route ``/ws/``; ``asgi`` is uvicorn for
+everything. Whichever it is, the relay runs beside them, as in production.
 """
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ LAYER_SETTINGS = {
     "core": "pizzadelivery.bench.settings_core_layer",
 }
 LAYOUTS = {
+    "granian": "granian (WSGI) serves HTTP; uvicorn (ASGI) serves WebSockets",
+    "gunicorn": "gunicorn (WSGI, gthread) serves HTTP; uvicorn (ASGI) serves WebSockets",
     "asgi": "uvicorn (ASGI) serves HTTP and WebSockets",
-    "split": "gunicorn (WSGI, gthread) serves HTTP; uvicorn (ASGI) serves WebSockets",
 }
 
 
@@ -255,6 +256,13 @@ class BenchStack:
                 "--backlog", "8192", "--log-level", "warning"]
         return self._spawn(f"gunicorn-{layer}", argv, port, self.env(layer=layer))
 
+    def granian(self, *, layer: str, workers: int, threads: int) -> Server:
+        port = free_port()
+        argv = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--blocking-threads", str(threads), "--backlog", "8192", "--no-ws",
+                "--log-level", "warning", "pizzadelivery.wsgi:application"]
+        return self._spawn(f"granian-{layer}", argv, port, self.env(layer=layer))
+
     def relay(self, *, layer: str) -> Server:
         """The relay, as production runs it beside the servers (it also keeps /api/state warm)."""
         argv = ["nice", "-n", "10", sys.executable, str(self.base_dir / "manage.py"), "run_relay"]
@@ -268,8 +276,9 @@ class BenchStack:
             server = self.uvicorn(layer=layer, workers=workers)
             wait_ready(server)
             return server, server
-        if layout == "split":
-            http = self.gunicorn(layer=layer, workers=workers, threads=threads)
+        if layout in ("granian", "gunicorn"):
+            wsgi_server = self.granian if layout == "granian" else self.gunicorn
+            http = wsgi_server(layer=layer, workers=workers, threads=threads)
             ws = self.uvicorn(layer=layer, workers=1)
             wait_ready(http)
             wait_ready(ws)

@@ -14,7 +14,7 @@ from django.conf import settings
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--orders", "300", "--drivers", "20", "--layouts", "split", "--layers", "pubsub",
+TINY = ["--orders", "300", "--drivers", "20", "--layouts", "granian", "--layers", "pubsub",
         "--duration", "1", "--delivery-rates", "50", "--state-rates", "50",
         "--saturation-duration", "1", "--saturation-connections", "8",
         "--push-sockets", "10", "--push-rate", "10", "--push-duration", "1",

@@ -99,7 +99,7 @@ def test_customers_order_and_track_under_load_without_errors(stack) -> None:
     for offset in range(20):
         factories.driver(lat=52.50 + offset * 0.003, lng=13.38 + offset * 0.003)
     rebuild_mirror()
-    server = stack.server(wsgi=True)  # HTTP the production way: gunicorn, 2 workers x 8 threads
+    server = stack.server(wsgi=True)  # HTTP the production way: granian, 2 workers x 2 threads
     stack.relay()
     stack.simulator("--speedup", "10", "--orders-per-minute", "0")
     tally = Tally()

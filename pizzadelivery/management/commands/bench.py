@@ -48,12 +48,13 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=int, help=f"Orders to seed (default {d.orders}).")
         parser.add_argument("--drivers", type=int, help=f"Drivers to seed (default {d.drivers}).")
         parser.add_argument("--layouts", type=_names(LAYOUTS),
-                            help=f"Serving layouts to compare, first one also used for the channel layers "
+                            help=f"Serving layouts to compare; sockets and channel layers are measured on the first "
                                  f"(default {','.join(d.layouts)}): " + "; ".join(f"{k}: {v}" for k, v in LAYOUTS.items()))
         parser.add_argument("--layers", type=_names(LAYER_SETTINGS),
                             help=f"Channel layers; the first is used with every layout (default {','.join(d.layers)}).")
         parser.add_argument("--workers", type=int, help=f"HTTP worker processes (default {d.workers}).")
-        parser.add_argument("--threads", type=int, help=f"Threads per gunicorn worker (default {d.threads}).")
+        parser.add_argument("--threads", type=int, help=f"Threads per WSGI worker: granian's blocking threads, "
+                                                        f"gunicorn's gthreads (default {d.threads}).")
         parser.add_argument("--duration", type=float, help=f"Seconds per fixed-rate run (default {d.duration:g}).")
         parser.add_argument("--delivery-rates", type=_ints, help="Fixed rates for the delivery endpoint, req/s "
                             f"(default {','.join(map(str, d.delivery_rates))}).")
