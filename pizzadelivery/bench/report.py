@@ -11,6 +11,9 @@ DELIVERY_RATE, DELIVERY_P99, DELIVERY_SATURATION = 200, 20.0, 1000.0
 STATE_RATE, STATE_P99 = 300, 20.0
 PUSH_P99 = {100: 50.0, 1000: 150.0}
 HELD_SOCKETS = 5000
+# Issue 6's yardstick: on the machine the targets were set on, a bare Django view reading one Redis
+# hash (bench/bare.py) served about this many req/s under gunicorn -w 2.
+BARE_VIEW_REFERENCE_RPS = 2700
 
 
 def _fixed(endpoint: dict[str, Any], rate: int) -> dict[str, Any] | None:
@@ -76,6 +79,18 @@ def _errors(run: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in bad.items()) or "0"
 
 
+def _calibration(calibration: dict[str, Any] | None) -> list[str]:
+    if not calibration:
+        return []
+    rps = {name: (calibration.get(name) or {}).get("throughput_rps") for name in ("gunicorn", "granian")}
+    if not rps["gunicorn"]:
+        return []
+    return ["", (f"Calibration: a bare Django view reading one Redis hash serves **{rps['gunicorn']:,.0f} req/s** here "
+                 f"under gunicorn -w 2 (the targets were set where it served {BARE_VIEW_REFERENCE_RPS:,}: this "
+                 f"machine is ×{calibration['machine_factor']} that one) and {rps['granian'] or 0:,.0f} req/s under "
+                 f"granian -w 2.")]
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results.get("machine", {})
     lines = [
@@ -86,6 +101,7 @@ def markdown(results: dict[str, Any]) -> str:
          f"Load average at start {results['load_average_at_start']}, at end {results.get('load_average_at_end')}. "
          f"Data: {results.get('dataset', {}).get('counts', {}).get('orders')} orders, "
          f"{results.get('dataset', {}).get('counts', {}).get('drivers')} drivers."),
+        *_calibration(results.get("calibration")),
         "",
         *[f"- {note}" for note in results.get("notes", [])],
         "",

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pizzadelivery.bench import machine, report
-from pizzadelivery.bench.stack import LAYOUTS, BenchStack, Server, http_get, raise_open_files_limit
+from pizzadelivery.bench.stack import LAYOUTS, BenchStack, Server, http_get, raise_open_files_limit, wait_ready
 
 
 @dataclass
@@ -213,6 +213,9 @@ class Bench:
         self.results["dataset"] = {"counts": self.dataset["counts"], "seconds": self.dataset["seconds"]}
         self.log(f"seeded: {self.dataset['counts']} in {self.dataset['seconds']}")
 
+        if options.saturation_duration > 0:
+            self.log("calibration: a bare Django view reading one Redis hash, saturated …")
+            self.results["calibration"] = self.calibrate()
         for layout in options.layouts:
             self.run_layout(layout, layer=options.layers[0], http=True, ws=layout == options.layouts[0])
         for layer in options.layers[1:]:
@@ -284,20 +287,45 @@ class Bench:
             result["fixed"].append(run)
         if options.saturation_duration <= 0:
             return result
-        tool = options.saturation_tool
-        if tool == "auto":
-            tool = "wrk" if shutil.which("wrk") else "python"
-        if tool == "wrk":
-            saturation = self.wrk(server.port, paths, headers, servers)
-        else:
-            saturation = self.generator({**base, "mode": "closed", "connections": options.saturation_connections,
-                                         "duration": options.saturation_duration, "warmup": 1}, servers)
-            saturation["tool"] = "python (install Debian's wrk for a lighter generator)"
+        saturation = self.saturate(server, paths, headers, servers)
         self.log(f"  {which} saturation ({saturation['tool']}, {options.saturation_connections} connections): "
                  f"{saturation['throughput_rps']} req/s, p99 {saturation['latency']['p99_ms']} ms, "
                  f"server CPU {saturation['server_cpu_cores']} cores, generator {saturation['generator_cpu_share']}")
         result["saturation"] = saturation
         return result
+
+    def saturate(self, server: Server, paths: list[str], headers: dict[str, str],
+                 servers: list[Server]) -> dict[str, Any]:
+        """Closed-loop throughput: Debian's wrk when installed, else the Python generator."""
+        tool = self.options.saturation_tool
+        if tool == "auto":
+            tool = "wrk" if shutil.which("wrk") else "python"
+        if tool == "wrk":
+            return self.wrk(server.port, paths, headers, servers)
+        saturation = self.generator({"host": "127.0.0.1", "port": server.port, "paths": paths, "headers": headers,
+                                     "mode": "closed", "connections": self.options.saturation_connections,
+                                     "duration": self.options.saturation_duration, "warmup": 1}, servers)
+        saturation["tool"] = "python (install Debian's wrk for a lighter generator)"
+        return saturation
+
+    def calibrate(self) -> dict[str, Any]:
+        """What this machine can serve at all: the bare view of ``bench/bare.py`` saturated under
+        gunicorn -w 2 (issue 6's yardstick) and under granian (production's HTTP server)."""
+        out: dict[str, Any] = {"view": "bare Django view reading one Redis hash (pizzadelivery/bench/bare.py)",
+                               "reference_gunicorn_rps": report.BARE_VIEW_REFERENCE_RPS}
+        for name in ("gunicorn", "granian"):
+            server = self.stack.bare_view(name, workers=self.options.workers, threads=self.options.threads)
+            try:
+                wait_ready(server)
+                self.generator({"host": "127.0.0.1", "port": server.port, "paths": ["/bare"], "headers": {},
+                                "mode": "closed", "connections": 8, "duration": 2.0, "warmup": 0}, [server])
+                out[name] = self.saturate(server, ["/bare"], {}, [server])
+            finally:
+                self.stack.stop_server(server)
+            self.log(f"  bare view under {name}: {out[name]['throughput_rps']} req/s")
+        if out["gunicorn"]["throughput_rps"]:
+            out["machine_factor"] = round(out["gunicorn"]["throughput_rps"] / report.BARE_VIEW_REFERENCE_RPS, 2)
+        return out
 
     # -- WebSockets -------------------------------------------------------------------------------
     def _watched(self) -> list[dict[str, Any]]:

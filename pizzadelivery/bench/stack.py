@@ -258,10 +258,21 @@ class BenchStack:
 
     def granian(self, *, layer: str, workers: int, threads: int) -> Server:
         port = free_port()
-        argv = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(workers), "--blocking-threads", str(threads), "--backlog", "8192", "--no-ws",
-                "--log-level", "warning", "pizzadelivery.wsgi:application"]
-        return self._spawn(f"granian-{layer}", argv, port, self.env(layer=layer))
+        return self._spawn(f"granian-{layer}", _granian_argv("pizzadelivery.wsgi:application", port, workers, threads),
+                           port, self.env(layer=layer))
+
+    def bare_view(self, server: str, *, workers: int, threads: int) -> Server:
+        """The yardstick of ``bench.bare`` under ``server``: gunicorn as issue 6 measured it
+        (sync workers) or granian, production's HTTP server."""
+        port = free_port()
+        app = "pizzadelivery.bench.bare:application"
+        if server == "gunicorn":
+            argv = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                    "--backlog", "8192", "--log-level", "warning"]
+        else:
+            argv = _granian_argv(app, port, workers, threads)
+        env = {k: v for k, v in self.env().items() if k != "DJANGO_SETTINGS_MODULE"}  # it configures itself
+        return self._spawn(f"bare-{server}", argv, port, env)
 
     def relay(self, *, layer: str) -> Server:
         """The relay, as production runs it beside the servers (it also keeps /api/state warm)."""
@@ -285,6 +296,10 @@ class BenchStack:
             return http, ws
         raise ValueError(f"unknown layout {layout!r}; one of {', '.join(LAYOUTS)}")
 
+    def stop_server(self, server: Server) -> None:
+        server.stop()
+        self.servers.remove(server)
+
     def stop_servers(self) -> None:
         while self.servers:
             self.servers.pop().stop()
@@ -300,6 +315,12 @@ class BenchStack:
         elif self.redis_url:  # a shared Redis: leave none of the benchmark's keys behind
             _delete_bench_keys(self.redis_url)
             self.redis_url = ""
+
+
+def _granian_argv(app: str, port: int, workers: int, threads: int) -> list[str]:
+    return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--blocking-threads", str(threads), "--backlog", "8192", "--no-ws",
+            "--log-level", "warning", app]
 
 
 def wait_ready(server: Server, timeout: float = 60) -> None:

@@ -34,6 +34,14 @@ def test_bench_runs_every_stage_and_writes_its_results(tmp_path: Path):
     assert results["dataset"]["counts"]["orders"] == 300
     assert results["machine"]["cores"] == os.cpu_count()
 
+    calibration = results["calibration"]  # the machine's yardstick, under both WSGI servers
+    for server in ("gunicorn", "granian"):
+        saturation = calibration[server]  # wrk's counts, or the Python generator's statuses
+        assert saturation["throughput_rps"] > 0
+        assert saturation.get("non_2xx", 0) == 0 and set(saturation.get("statuses", {"200": 1})) == {"200"}
+    assert calibration["machine_factor"] == round(calibration["gunicorn"]["throughput_rps"] / 2700, 2)
+    assert "Calibration: a bare Django view" in done.stdout
+
     (run,) = results["runs"]
     delivery = run["http"]["delivery"]
     assert delivery["probe_status"] == 200
