@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable
 
 from events.publisher import PublishedBatch, RedisWrites, register_projection
-from pizzadelivery.models import Driver, Order, OrderStatus
+from pizzadelivery.models import ACTIVE_DELIVERY, Driver, Order, OrderStatus
 from pizzadelivery.redis import key
 from pizzadelivery.selectors import (
     active_orders_by_driver,
@@ -68,13 +68,23 @@ def _write_drivers(drivers: Iterable[Driver], active: dict[int, Order], writes: 
 
 
 def project(published: PublishedBatch, writes: RedisWrites) -> None:
+    orders: list[Order] = []
     order_ids = published.order_ids()
     if order_ids:
-        _write_orders(order_queryset().filter(pk__in=order_ids), writes, fresh=False)
+        orders = list(order_queryset().filter(pk__in=order_ids))
+        _write_orders(orders, writes, fresh=False)
     driver_ids = published.driver_ids()
     if driver_ids:
-        drivers = list(Driver.objects.filter(pk__in=driver_ids))
-        _write_drivers(drivers, active_orders_by_driver(driver_ids), writes, fresh=False)
+        # The orders just read carry their drivers (select_related), read in the same query;
+        # one still on the road is its driver's active delivery (at most one per driver). Only
+        # the drivers they leave unknown cost a query: a location update costs none.
+        drivers = {o.driver_id: o.driver for o in orders if o.driver_id in driver_ids}
+        active = {o.driver_id: o for o in orders if o.driver_id in driver_ids and o.delivery_status in ACTIVE_DELIVERY}
+        if unread := [pk for pk in driver_ids if pk not in drivers]:
+            drivers.update((driver.id, driver) for driver in Driver.objects.filter(pk__in=unread))
+        if unmatched := [pk for pk in driver_ids if pk not in active]:
+            active.update(active_orders_by_driver(unmatched))
+        _write_drivers(drivers.values(), active, writes, fresh=False)
 
 
 def rebuild(writes: RedisWrites) -> None:
