@@ -8,7 +8,9 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from pizzadelivery import authentication, mirror
+        from events.relay import register_relay_task
+        from pizzadelivery import authentication, mirror, sqlite
 
         mirror.register()
         authentication.connect_signals()
+        register_relay_task(sqlite.checkpoint_wal)

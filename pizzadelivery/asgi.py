@@ -11,6 +11,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from django.urls import re_path  # noqa: E402
 
+from pizzadelivery.startup import freeze_loaded_objects  # noqa: E402
 from pizzadelivery.ws import NoSuchSocket, RefusingOriginValidator  # noqa: E402
 from statedash.routing import websocket_urlpatterns as dashboard_sockets  # noqa: E402
 from tracking.routing import websocket_urlpatterns as tracker_sockets  # noqa: E402
@@ -20,3 +21,5 @@ application = ProtocolTypeRouter({
     "websocket": RefusingOriginValidator(AuthMiddlewareStack(URLRouter(
         tracker_sockets + dashboard_sockets + [re_path(r"", NoSuchSocket.as_asgi())]))),
 })
+
+freeze_loaded_objects()
