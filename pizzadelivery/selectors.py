@@ -120,6 +120,50 @@ def order_document_get(order_id: uuid.UUID) -> tuple[dict[str, Any] | None, str]
     return (order_document(order) if order else None), "database"
 
 
+# The delivery state's read, in one round trip: is the mirror ready, the order's document and,
+# when the order names a driver, the driver's. (The driver's key is derived in the script, so
+# it needs the one logical Redis the publisher needs anyway, not a cluster.)
+_ORDER_AND_DRIVER = """
+local ready = redis.call('EXISTS', KEYS[1])
+local order = redis.call('HMGET', KEYS[2], 'doc', 'driver_id')
+local driver = false
+if order[1] and order[2] and order[2] ~= '' then
+  driver = redis.call('HGET', ARGV[1] .. order[2], 'doc')
+end
+return {ready, order[1], driver}
+"""
+_order_and_driver_script: redis.commands.core.Script | None = None
+
+
+def order_and_driver_documents_get(
+        order_id: uuid.UUID) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str]:
+    """The order's document, its driver's (None without one) and where they came from."""
+    global _order_and_driver_script
+    try:
+        client = get_redis()
+        if _order_and_driver_script is None:
+            _order_and_driver_script = client.register_script(_ORDER_AND_DRIVER)
+        # EVALSHA on this client (a Redis that lost the script is sent it again).
+        ready, order_raw, driver_raw = _order_and_driver_script(
+            keys=[key("mirror", "ready"), order_key(str(order_id))], args=[driver_key("")], client=client)
+        if ready:
+            if not order_raw:
+                return None, None, "redis"
+            order_doc = json.loads(order_raw)
+            if driver_raw or not order_doc.get("driver_id"):
+                return order_doc, (json.loads(driver_raw) if driver_raw else None), "redis"
+            # The order names a driver the mirror lacks: that one from the database.
+            return order_doc, driver_document_get(order_doc["driver_id"], prefer_redis=False), "redis"
+    except (redis.RedisError, OSError) as exc:
+        logger.debug("mirror unavailable, reading the database: %s", exc)
+    order = order_queryset().filter(pk=order_id).first()
+    if order is None:
+        return None, None, "database"
+    driver = order.driver
+    driver_doc = driver_document(driver, active_order_for(driver)) if driver else None
+    return order_document(order), driver_doc, "database"
+
+
 def driver_document_get(driver_id: int, *, prefer_redis: bool = True) -> dict[str, Any] | None:
     if prefer_redis:
         try:

@@ -1,6 +1,6 @@
 """Delivery state: where an order is on its way to the customer (ETA, progress, driver).
 
-Read from the Redis mirror (the order's and the driver's documents: two round trips and no
+Read from the Redis mirror (the order's and the driver's documents: one round trip and no
 query) with the database behind it when Redis is down. The math below works on those two
 documents only, so the API, the tracker page and the WebSocket fan-out tell the same story.
 """
@@ -19,7 +19,7 @@ from events.selectors import event_list
 from pizzadelivery import eta
 from pizzadelivery.errors import ApiError
 from pizzadelivery.models import Order, OrderStatus, Restaurant
-from pizzadelivery.selectors import driver_document_get, order_document_get
+from pizzadelivery.selectors import order_and_driver_documents_get, order_document_get
 from tracking import maps
 
 # The stepper, in lifecycle order. The kitchen and delivery tracks interleave (a driver may be
@@ -188,18 +188,11 @@ def build_state(order_doc: dict[str, Any], driver_doc: dict[str, Any] | None, *,
     }
 
 
-def _documents(order_id: uuid.UUID) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str]:
-    order_doc, source = order_document_get(order_id)
-    if order_doc is None or not order_doc.get("driver_id"):
-        return order_doc, None, source
-    # With Redis down, do not pay a second failed connection for the driver.
-    driver_doc = driver_document_get(order_doc["driver_id"], prefer_redis=source == "redis")
-    return order_doc, driver_doc, source
 
 
 def delivery_state(order_id: uuid.UUID) -> dict[str, Any]:
     """``GET /api/orders/{id}/delivery``: 404 for an unknown order, 400 before a driver is sent."""
-    order_doc, driver_doc, source = _documents(order_id)
+    order_doc, driver_doc, source = order_and_driver_documents_get(order_id)
     if order_doc is None:
         raise ApiError("order_not_found", "No order with that id.", status_code=404)
     if not has_delivery(order_doc):
@@ -234,7 +227,7 @@ class TrackerSnapshot:
 
 
 def tracker_snapshot(order_id: uuid.UUID) -> TrackerSnapshot | None:
-    order_doc, driver_doc, source = _documents(order_id)
+    order_doc, driver_doc, source = order_and_driver_documents_get(order_id)
     if order_doc is None:
         return None
     now = timezone.now()

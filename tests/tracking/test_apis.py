@@ -299,6 +299,54 @@ def test_token_read_from_the_mirror_makes_no_database_query(anon, mirror):
     assert len(queries) == 0, [q["sql"] for q in queries]
 
 
+def test_the_order_and_its_driver_come_from_the_mirror_in_one_round_trip(anon, mirror, monkeypatch):
+    from redis.connection import AbstractConnection
+
+    order, driver = ready_then_dispatched()
+    move(driver, 52.5212, 13.4059)
+    tracking = token(order)
+    anon.get(url(order.id), {"token": tracking})  # warm: the pool's connection, the script loaded
+    sent: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    def counting_send(conn, command, *args, **kwargs):
+        sent.append(b"".join(command) if isinstance(command, (list, tuple)) else bytes(command))
+        return send(conn, command, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting_send)
+    response = anon.get(url(order.id), {"token": tracking})
+
+    body = response.json()
+    assert body["source"] == "redis" and body["driver"]["location"]["lat"] == 52.5212
+    assert len(sent) == 1, sent
+    assert b"EVALSHA" in sent[0].upper()
+
+
+def test_a_redis_that_forgot_the_script_is_sent_it_again(anon, mirror, redis_client):
+    order, driver = ready_then_dispatched()
+    move(driver, 52.5213, 13.4058)
+    tracking = token(order)
+    assert anon.get(url(order.id), {"token": tracking}).json()["source"] == "redis"
+    redis_client.script_flush()  # as a restarted or failed-over Redis would have
+
+    body = anon.get(url(order.id), {"token": tracking}).json()
+
+    assert body["source"] == "redis" and body["driver"]["location"]["lat"] == 52.5213
+
+
+def test_a_driver_missing_from_the_mirror_is_read_from_the_database(anon, mirror, redis_client):
+    from pizzadelivery.selectors import driver_key
+
+    order, driver = ready_then_dispatched()
+    move(driver, 52.5214, 13.4057)
+    redis_client.delete(driver_key(driver.id))
+
+    body = anon.get(url(order.id), {"token": token(order)}).json()
+
+    assert body["source"] == "redis"  # the order's document was there
+    assert body["driver"]["name"] == driver.name and body["driver"]["location"]["lat"] == 52.5214
+
+
 def test_redis_down_answers_from_the_database(own_redis, api):
     from events.publisher import rebuild_mirror
 
