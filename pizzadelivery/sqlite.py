@@ -3,9 +3,10 @@
 By default the connection whose commit takes the WAL past 1,000 pages copies the whole WAL back
 into the database file and syncs it, inside that request: 40 to 90 ms on this machine, about once
 every 40 location updates (one writes some 24 pages). Instead, web processes let the WAL grow
-further (``SQLITE_WAL_AUTOCHECKPOINT_PAGES``, a safety net for when no relay runs) and the relay, in the
-background at low priority, runs a PASSIVE checkpoint about once a second: it blocks neither the
-readers nor the writer, and the next writer starts the WAL over once it is all copied.
+further (settings' ``SQLITE_WAL_AUTOCHECKPOINT_PAGES``, a safety net for when no relay runs)
+and the relay, in the background at low priority, runs a PASSIVE checkpoint about once a
+second: it blocks neither the readers nor the writer, and the next writer starts the WAL over
+once it is all copied.
 PostgreSQL needs none of this.
 """
 from __future__ import annotations

@@ -275,7 +275,8 @@ class BenchStack:
         return self._spawn(f"bare-{server}", argv, port, env)
 
     def relay(self, *, layer: str) -> Server:
-        """The relay, as production runs it beside the servers (it also keeps /api/state warm and checkpoints SQLite's WAL)."""
+        """The relay, as production runs it beside the servers (it also keeps /api/state warm
+        and checkpoints SQLite's WAL)."""
         argv = ["nice", "-n", "10", sys.executable, str(self.base_dir / "manage.py"), "run_relay"]
         return self._spawn(f"relay-{layer}", argv, 0, self.env(layer=layer))
 
