@@ -14,6 +14,7 @@ from typing import Any
 import redis
 from django.db.models import Prefetch, QuerySet
 
+from events.publisher import mirror_ready, mirror_ready_key
 from pizzadelivery import eta
 from pizzadelivery.models import Driver, MenuItem, Order, OrderItem, OrderStatus, Restaurant
 from pizzadelivery.redis import get_redis, key
@@ -99,8 +100,6 @@ def driver_key(driver_id: int | str) -> str:
 
 
 def mirror_is_ready(client: redis.Redis) -> bool:
-    from events.publisher import mirror_ready
-
     return mirror_ready(client)
 
 
@@ -109,7 +108,7 @@ def order_document_get(order_id: uuid.UUID) -> tuple[dict[str, Any] | None, str]
     try:
         client = get_redis()
         with client.pipeline(transaction=False) as pipe:
-            pipe.exists(key("mirror", "ready"))
+            pipe.exists(mirror_ready_key())
             pipe.hget(order_key(str(order_id)), "doc")
             ready, raw = pipe.execute()
         if ready:
@@ -145,7 +144,7 @@ def order_and_driver_documents_get(
             _order_and_driver_script = client.register_script(_ORDER_AND_DRIVER)
         # EVALSHA on this client (a Redis that lost the script is sent it again).
         ready, order_raw, driver_raw = _order_and_driver_script(
-            keys=[key("mirror", "ready"), order_key(str(order_id))], args=[driver_key("")], client=client)
+            keys=[mirror_ready_key(), order_key(str(order_id))], args=[driver_key("")], client=client)
         if ready:
             if not order_raw:
                 return None, None, "redis"

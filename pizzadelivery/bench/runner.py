@@ -274,9 +274,7 @@ class Bench:
             self.log(f"  {which}: skipped, {result['skipped']}")
             return result
         base = {"host": "127.0.0.1", "port": server.port, "paths": paths, "headers": headers}
-        # Warm every process (imports, connections, templates) before anything is timed.
-        self.generator({**base, "mode": "closed", "connections": 8, "duration": min(2.0, options.duration),
-                        "warmup": 0}, servers)
+        self.warm(server, paths, headers, servers)
         rates = options.delivery_rates if which == "delivery" else options.state_rates
         for rate in rates:
             run = self.generator({**base, "mode": "open", "rate": rate, "duration": options.duration,
@@ -293,6 +291,12 @@ class Bench:
                  f"server CPU {saturation['server_cpu_cores']} cores, generator {saturation['generator_cpu_share']}")
         result["saturation"] = saturation
         return result
+
+    def warm(self, server: Server, paths: list[str], headers: dict[str, str], servers: list[Server]) -> None:
+        """Every worker's imports, connections and templates, before anything is timed."""
+        self.generator({"host": "127.0.0.1", "port": server.port, "paths": paths, "headers": headers,
+                        "mode": "closed", "connections": 8, "duration": min(2.0, self.options.duration),
+                        "warmup": 0}, servers)
 
     def saturate(self, server: Server, paths: list[str], headers: dict[str, str],
                  servers: list[Server]) -> dict[str, Any]:
@@ -317,8 +321,7 @@ class Bench:
             server = self.stack.bare_view(name, workers=self.options.workers, threads=self.options.threads)
             try:
                 wait_ready(server)
-                self.generator({"host": "127.0.0.1", "port": server.port, "paths": ["/bare"], "headers": {},
-                                "mode": "closed", "connections": 8, "duration": 2.0, "warmup": 0}, [server])
+                self.warm(server, ["/bare"], {}, [server])
                 out[name] = self.saturate(server, ["/bare"], {}, [server])
             finally:
                 self.stack.stop_server(server)
