@@ -30,11 +30,17 @@ run: install
 
 ## test: install test dependencies (Chromium from Debian when missing) and run the whole suite
 test: install-dev browser
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## lint: the import rule (import-linter) and ruff
+lint: install-dev
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check pizzadelivery events tracking statedash bench tests
 
 ## bench: start the production layout, seed a large dataset, load it on 127.0.0.1
 bench: install-dev wrk
-	$(PY) manage.py bench $(BENCH_ARGS)
+	$(PY) -m bench $(BENCH_ARGS)
 
 # $(call apt_install,command,Debian package,what it is for,what happens without it)
 # Installs a missing tool from Debian when running as root; otherwise only warns.

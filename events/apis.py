@@ -2,23 +2,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 from urllib.parse import urlencode
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events.models import Event
 from events.selectors import event_list
 from events.services import valid_correlation_id
-from pizzadelivery.errors import ApiError
-from pizzadelivery.fields import UUID_RE
-from pizzadelivery.permissions import IsStaffOrIntegrator
+from pizzadelivery.infra.errors import ApiError, ErrorOut
+from pizzadelivery.infra.fields import UUID_RE, IsoDateTimeField
+from pizzadelivery.infra.permissions import IsStaffOrIntegrator
 
-ERROR = inline_serializer("EventError", fields={"error": serializers.CharField(), "detail": serializers.CharField()})
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
 
@@ -32,22 +29,21 @@ def _int_param(request: Request, name: str, default: int | None, *, low: int, hi
     return int(raw)
 
 
-def event_data(event: Event) -> dict[str, Any]:
-    return {"seq": event.seq, "id": str(event.id), "type": event.type, "correlation_id": event.correlation_id,
-            "batch": event.batch_id, "order_id": str(event.order_id) if event.order_id else None,
-            "driver_id": event.driver_id, "payload": event.payload, "occurred_at": event.occurred_at.isoformat()}
-
-
 class EventOut(serializers.Serializer):
     seq = serializers.IntegerField()
     id = serializers.UUIDField()
     type = serializers.CharField()
     correlation_id = serializers.CharField()
-    batch = serializers.IntegerField()
+    batch = serializers.IntegerField(source="batch_id", help_text="The batch (one transaction) it belongs to.")
     order_id = serializers.UUIDField(allow_null=True)
     driver_id = serializers.IntegerField(allow_null=True)
-    payload = serializers.DictField()
-    occurred_at = serializers.DateTimeField()
+    payload = serializers.DictField(help_text="The event type's fields.")
+    occurred_at = IsoDateTimeField()
+
+
+class EventPageOut(serializers.Serializer):
+    results = EventOut(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null at the end of the feed.")
 
 
 class EventFeedApi(APIView):
@@ -62,9 +58,8 @@ class EventFeedApi(APIView):
             OpenApiParameter("correlation_id", str, description="Only this batch's events."),
             OpenApiParameter("limit", int, description=f"Page size, 1 to {MAX_PAGE}."),
         ],
-        responses={200: inline_serializer("EventPage", {"results": EventOut(many=True),
-                                                        "next": serializers.CharField(allow_null=True)}),
-                   400: ERROR, 401: ERROR, 403: ERROR},
+        responses={200: EventPageOut,
+                   400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
     )
     def get(self, request: Request) -> Response:
         after = _int_param(request, "after", None, low=0, high=2**62)
@@ -82,4 +77,4 @@ class EventFeedApi(APIView):
             params = {k: v for k, v in request.query_params.items() if k != "after"}
             params["after"] = str(events[-1].seq)
             next_url = request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
-        return Response({"results": [event_data(e) for e in events], "next": next_url})
+        return Response(EventPageOut({"results": events, "next": next_url}).data)

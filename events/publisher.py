@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from events.models import Batch, Event
-from pizzadelivery.redis import get_redis, key
+from pizzadelivery.infra.redis import get_redis, key
 
 logger = logging.getLogger(__name__)
 
@@ -133,18 +133,28 @@ Projection = Callable[[PublishedBatch, RedisWrites], None]
 Rebuild = Callable[[RedisWrites], None]
 Fanout = Callable[[PublishedBatch], None]
 
-_projections: list[Projection] = []
-_rebuilds: list[Rebuild] = []
+
+
+@dataclass(frozen=True)
+class _Registered:
+    project: Projection
+    rebuild: Rebuild
+    prefix: Callable[[], str]
+    ready_key: Callable[[], str]
+
+
+_projections: list[_Registered] = []
 _fanouts: list[Fanout] = []
 
 
-def register_projection(project: Projection, *, rebuild: Rebuild, prefix: str) -> None:
-    """A projection keeps part of the Redis mirror; ``rebuild`` recreates all of it from the
-    database, and ``prefix`` names the keys it owns (deleted before a rebuild)."""
-    if project not in _projections:
-        _projections.append(project)
-        _rebuilds.append(rebuild)
-        _mirror_prefixes.append(prefix)
+def register_projection(project: Projection, *, rebuild: Rebuild, prefix: Callable[[], str],
+                        ready_key: Callable[[], str]) -> None:
+    """A projection keeps part of Redis in step with the database (the marketplace's mirror):
+    ``project`` adds its writes to each batch's transaction, ``rebuild`` recreates all of it
+    from the database. ``prefix()`` names the keys it owns (deleted before a rebuild) and
+    ``ready_key()`` the flag a rebuild sets: until then, readers use the database."""
+    if all(registered.project is not project for registered in _projections):
+        _projections.append(_Registered(project, rebuild, prefix, ready_key))
 
 
 def register_fanout(fanout: Fanout) -> None:
@@ -152,15 +162,8 @@ def register_fanout(fanout: Fanout) -> None:
         _fanouts.append(fanout)
 
 
-_mirror_prefixes: list[str] = []
-
-
 def stream_key() -> str:
     return key("events")
-
-
-def mirror_ready_key() -> str:
-    return key("mirror", "ready")
 
 
 def last_stream_seq(client: redis.Redis | redis.client.Pipeline) -> int:
@@ -203,8 +206,8 @@ def _watched_transaction(client: redis.Redis, extra_watch: list[str],
 
 def _publish_one(client: redis.Redis, published: PublishedBatch) -> bool:
     writes = RedisWrites()
-    for project in _projections:
-        project(published, writes)
+    for registered in _projections:
+        registered.project(published, writes)
 
     def build(pipe: redis.client.Pipeline) -> bool:
         if last_stream_seq(pipe) >= published.last_seq:
@@ -289,27 +292,31 @@ def _fan_out(published: PublishedBatch) -> None:
                              published.id)
 
 
-def mirror_ready(client: redis.Redis | None = None) -> bool:
-    client = client or get_redis()
-    return bool(client.exists(mirror_ready_key()))
+def projections_ready(client: redis.Redis | None = None) -> bool:
+    """Whether every projection was rebuilt since Redis last started empty."""
+    if not _projections:
+        return True
+    ready_keys = [registered.ready_key() for registered in _projections]
+    return (client or get_redis()).exists(*ready_keys) == len(ready_keys)
 
 
-def rebuild_mirror() -> None:
+def rebuild_projections() -> None:
     """Recreate every projection's keys from the database, atomically with respect to
     publishing (the stream is watched: a batch published meanwhile makes us start over)."""
     client = get_redis()
 
     def build(pipe: redis.client.Pipeline) -> bool:
         writes = RedisWrites()
-        for rebuild in _rebuilds:
-            rebuild(writes)
-        stale = [name for prefix in _mirror_prefixes
-                 for name in client.scan_iter(match=f"{prefix}*", count=1000)]
+        for registered in _projections:
+            registered.rebuild(writes)
+        stale = [name for registered in _projections
+                 for name in client.scan_iter(match=f"{registered.prefix()}*", count=1000)]
         pipe.multi()
         for name in stale:
             pipe.delete(name)
         writes.apply(pipe, set())
-        pipe.set(mirror_ready_key(), timezone.now().isoformat())
+        for registered in _projections:
+            pipe.set(registered.ready_key(), timezone.now().isoformat())
         return True
 
     _watched_transaction(client, [], build)

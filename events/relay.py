@@ -10,8 +10,8 @@ from collections.abc import Callable
 import redis
 from django.db import close_old_connections
 
-from events.publisher import PublishError, mirror_ready, publish_pending, rebuild_mirror
-from pizzadelivery.redis import get_redis
+from events.publisher import PublishError, projections_ready, publish_pending, rebuild_projections
+from pizzadelivery.infra.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +36,9 @@ def run_tasks() -> None:
 def relay_once() -> int:
     """One pass: rebuild the mirror if Redis lost it, then publish every pending batch."""
     client = get_redis()
-    if not mirror_ready(client):
+    if not projections_ready(client):
         logger.info("Redis mirror missing: rebuilding it from the database")
-        rebuild_mirror()
+        rebuild_projections()
     published = 0
     while True:
         count = publish_pending()

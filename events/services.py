@@ -27,19 +27,12 @@ from django.utils import timezone
 
 from events import registry
 from events.models import Batch, Event, Sequence
+from pizzadelivery.infra.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
 CORRELATION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
 _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
-
-
-class Refusal(Exception):
-    """A service refused a change before attempting it (e.g. an illegal transition).
-
-    Refusals raised before any event was added leave no trace, not even a rollback event:
-    nothing was attempted.
-    """
 
 
 def new_correlation_id() -> str:
@@ -97,7 +90,9 @@ def batch(*, correlation_id: str | None = None) -> Iterator[BatchBuilder]:
                 stored = _store(builder, kind=Batch.Kind.CHANGE)
                 transaction.on_commit(partial(_publish_after_commit, stored.id))
     except Exception as exc:
-        if not (isinstance(exc, Refusal) and not builder.events):
+        # A refusal raised before any event was added leaves no trace, not even a rollback
+        # event: nothing was attempted.
+        if not (isinstance(exc, DomainError) and not builder.events):
             _record_rollback(builder, exc)
         raise
 

@@ -28,26 +28,17 @@ from events.models import Event
 from events.selectors import order_timeline
 from events.services import correlation_scope, new_correlation_id, valid_correlation_id
 from pizzadelivery import services
-from pizzadelivery.errors import DomainError
-from pizzadelivery.models import (
-    ACTIVE_DELIVERY,
-    Driver,
-    MenuItem,
-    Order,
-    OrderItem,
-    OrderStatus,
-    Restaurant,
-)
-from pizzadelivery.templatetags.storefront import euro
+from pizzadelivery.infra.errors import DomainError
+from pizzadelivery.lifecycle import DRIVER_STATUS_COLOUR, LOOK, ON_THE_ROAD, OrderStatus
+from pizzadelivery.models import Driver, MenuItem, Order, OrderItem, Restaurant
+from pizzadelivery.templatetags.marketplace import euro
 from pizzadelivery.tokens import tracking_token_for
 
 admin.site.site_header = "pizzadelivery admin"
 admin.site.site_title = "pizzadelivery admin"
 admin.site.index_title = "Marketplace operations"
 
-BADGE = {"placed": "#6b6258", "confirmed": "#2563a6", "preparing": "#b7791f", "ready": "#7a4fb5",
-         "dispatched": "#0f7b8a", "out_for_delivery": "#c8331f", "delivered": "#1f7a3f", "cancelled": "#8a8178",
-         "available": "#1f7a3f", "busy": "#c8331f", "offline": "#8a8178"}
+BADGE = {**{status: look.colour for status, look in LOOK.items()}, **DRIVER_STATUS_COLOUR}
 
 
 def badge(value: str, label: str) -> SafeString:
@@ -340,7 +331,7 @@ class DriverAdmin(admin.ModelAdmin):
         css = {"all": ["pizzadelivery/admin.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Driver]:
-        active = Order.objects.filter(driver=OuterRef("pk"), delivery_status__in=ACTIVE_DELIVERY)
+        active = Order.objects.filter(driver=OuterRef("pk"), delivery_status__in=ON_THE_ROAD)
         return super().get_queryset(request).annotate(active_order_code=Subquery(active.values("code")[:1]),
                                                       active_order_id=Subquery(active.values("id")[:1]))
 

@@ -1,61 +1,44 @@
-"""The marketplace API (DRF): restaurants, menus, orders, their lifecycle, drivers."""
+"""The marketplace API (DRF): restaurants, menus, orders, their lifecycle, drivers.
+
+One view per operation, each with small input and output serializers; the output serializer
+is the response (``XOut(instance).data``), so the schema cannot drift from what is sent.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pizzadelivery import ratelimits, services
-from pizzadelivery.errors import ApiError
-from pizzadelivery.fields import (
+from pizzadelivery import services
+from pizzadelivery.infra import ratelimits
+from pizzadelivery.infra.errors import ApiError, ErrorOut
+from pizzadelivery.infra.fields import (
     MAX_INT,
     FiniteFloatField,
+    IsoDateTimeField,
     StrictIntegerField,
     latitude,
     longitude,
     parse_int_id,
     parse_order_id,
 )
-from pizzadelivery.models import Driver, OrderStatus, Restaurant
-from pizzadelivery.permissions import IsStaffOrIntegrator, check_order_access
-from pizzadelivery.selectors import (
-    active_orders_by_driver,
-    driver_document,
-    menu_for,
-    order_document,
-    order_queryset,
-    restaurant_list,
-)
+from pizzadelivery.infra.permissions import IsStaffOrIntegrator
+from pizzadelivery.infra.serializers import represent
+from pizzadelivery.lifecycle import STAGES, OrderStatus
+from pizzadelivery.mirror.documents import OrderDocument, driver_document, order_document
+from pizzadelivery.models import Driver, Order, Restaurant
+from pizzadelivery.policy import check_order_access
+from pizzadelivery.selectors import active_orders_by_driver, menu_for, order_queryset, restaurant_list
+from pizzadelivery.serializers import AddressOut, LatLngOut, OrderLineOut, OrderRestaurantOut, PositionOut
 from pizzadelivery.tokens import tracking_token_for
 
-ERROR = inline_serializer("Error", fields={"error": serializers.CharField(), "detail": serializers.CharField()})
-
-
-def restaurant_data(restaurant: Restaurant) -> dict[str, Any]:
-    return {"id": restaurant.id, "slug": restaurant.slug, "name": restaurant.name,
-            "address": restaurant.address, "description": restaurant.description,
-            "location": {"lat": float(restaurant.lat), "lng": float(restaurant.lng)},
-            "open": restaurant.is_open, "prep_minutes": restaurant.prep_minutes}
-
-
-def tracking_url(request: Request, order_id: Any) -> str:
-    return request.build_absolute_uri(reverse("tracking:tracker", args=[tracking_token_for(order_id)]))
-
-
-def order_data(request: Request, order: Any) -> dict[str, Any]:
-    return {**order_document(order), "tracking_url": tracking_url(request, order.id)}
-
-
-class LocationOut(serializers.Serializer):
-    lat = serializers.FloatField()
-    lng = serializers.FloatField()
-
+# --- restaurants and menus ------------------------------------------------------------------
 
 class RestaurantOut(serializers.Serializer):
     id = serializers.IntegerField()
@@ -63,17 +46,21 @@ class RestaurantOut(serializers.Serializer):
     name = serializers.CharField()
     address = serializers.CharField()
     description = serializers.CharField()
-    location = LocationOut()
-    open = serializers.BooleanField()
-    prep_minutes = serializers.IntegerField()
+    location = LatLngOut(source="*")
+    open = serializers.BooleanField(source="is_open")
+    prep_minutes = serializers.IntegerField(help_text="Typical oven-to-box time.")
+
+
+class RestaurantListOut(serializers.Serializer):
+    results = RestaurantOut(many=True)
 
 
 class RestaurantListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: inline_serializer("RestaurantList", {"results": RestaurantOut(many=True)})})
+    @extend_schema(responses={200: RestaurantListOut})
     def get(self, request: Request) -> Response:
-        return Response({"results": [restaurant_data(r) for r in restaurant_list()]})
+        return Response(RestaurantListOut({"results": restaurant_list()}).data)
 
 
 class MenuItemOut(serializers.Serializer):
@@ -81,26 +68,72 @@ class MenuItemOut(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
     size = serializers.CharField()
-    size_label = serializers.CharField()
+    size_label = serializers.CharField(source="get_size_display")
     price = serializers.DecimalField(max_digits=8, decimal_places=2)
-    available = serializers.BooleanField()
+    available = serializers.BooleanField(source="is_available")
+
+
+class MenuOut(serializers.Serializer):
+    restaurant = RestaurantOut()
+    results = MenuItemOut(many=True)
 
 
 class RestaurantMenuApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: inline_serializer("Menu", {"restaurant": RestaurantOut(),
-                                                              "results": MenuItemOut(many=True)}),
-                              400: ERROR, 404: ERROR})
+    @extend_schema(responses={200: MenuOut, 400: ErrorOut, 404: ErrorOut})
     def get(self, request: Request, restaurant_id: str) -> Response:
         pk = parse_int_id(restaurant_id, code="invalid_restaurant_id", what="Restaurant")
         restaurant = Restaurant.objects.filter(pk=pk).first()
         if restaurant is None:
             raise ApiError("restaurant_not_found", "No restaurant with that id.", status_code=404)
-        items = [{"id": item.id, "name": item.name, "description": item.description, "size": item.size,
-                  "size_label": item.get_size_display(), "price": str(item.price),
-                  "available": item.is_available} for item in menu_for(restaurant)]
-        return Response({"restaurant": restaurant_data(restaurant), "results": items})
+        return Response(MenuOut({"restaurant": restaurant, "results": menu_for(restaurant)}).data)
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+StageTimesOut = type("StageTimesOut", (serializers.Serializer,), {
+    stage: IsoDateTimeField(allow_null=True, help_text=f"When the order reached {stage}.")
+    for stage in STAGES})
+
+
+class OrderEtaOut(serializers.Serializer):
+    estimated_arrival = IsoDateTimeField(allow_null=True, help_text="The current estimate.")
+    at_dispatch = IsoDateTimeField(allow_null=True, help_text="The estimate promised at dispatch.")
+
+
+class OrderOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    code = serializers.CharField(help_text="Short code for people (on the phone, on the box).")
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    kitchen_status = serializers.ChoiceField(choices=OrderStatus.choices)
+    delivery_status = serializers.ChoiceField(choices=OrderStatus.choices, allow_null=True)
+    restaurant = OrderRestaurantOut()
+    items = OrderLineOut(many=True)
+    total = serializers.DecimalField(max_digits=10, decimal_places=2)
+    currency = serializers.CharField()
+    delivery_address = AddressOut()
+    customer_name = serializers.CharField(help_text="The customer's first name.")
+    notes = serializers.CharField(allow_blank=True)
+    driver_id = serializers.IntegerField(allow_null=True)
+    timestamps = StageTimesOut()
+    eta = OrderEtaOut()
+    cancel_reason = serializers.CharField(allow_blank=True)
+    created_at = IsoDateTimeField()
+    updated_at = IsoDateTimeField()
+    tracking_url = serializers.URLField(help_text="The customer's tracker; no login needed.")
+
+
+def tracking_url(request: Request, order_id: Any) -> str:
+    return request.build_absolute_uri(reverse("tracking:tracker", args=[tracking_token_for(order_id)]))
+
+
+def order_out(request: Request, document: OrderDocument) -> dict[str, Any]:
+    return represent(OrderOut, {**document, "tracking_url": tracking_url(request, document["id"])})
+
+
+def _order(order_id: Any) -> Order:
+    return order_queryset().get(pk=order_id)
 
 
 class LineIn(serializers.Serializer):
@@ -127,27 +160,11 @@ class OrderCreateIn(serializers.Serializer):
     notes = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class OrderOut(serializers.Serializer):
-    id = serializers.UUIDField()
-    code = serializers.CharField()
-    status = serializers.ChoiceField(choices=OrderStatus.choices)
-    kitchen_status = serializers.CharField()
-    delivery_status = serializers.CharField(allow_null=True)
-    restaurant = serializers.DictField()
-    items = serializers.ListField(child=serializers.DictField())
-    total = serializers.CharField()
-    delivery_address = serializers.DictField()
-    driver_id = serializers.IntegerField(allow_null=True)
-    timestamps = serializers.DictField()
-    eta = serializers.DictField()
-    tracking_url = serializers.URLField()
-
-
 class OrderCreateApi(APIView):
     permission_classes = [IsStaffOrIntegrator]
 
-    @extend_schema(request=OrderCreateIn, responses={201: OrderOut, 400: ERROR, 404: ERROR, 409: ERROR,
-                                                     429: ERROR})
+    @extend_schema(request=OrderCreateIn, responses={201: OrderOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut,
+                                                     429: ErrorOut})
     def post(self, request: Request) -> Response:
         ratelimits.enforce(request, group="orders.create", setting="ORDER_CREATE_RATE_LIMIT")
         data = OrderCreateIn(data=request.data)
@@ -160,7 +177,7 @@ class OrderCreateApi(APIView):
             address=value["delivery_address"]["text"], lat=value["delivery_address"]["lat"],
             lng=value["delivery_address"]["lng"], notes=value["notes"],
         )
-        return Response(order_data(request, order_queryset().get(pk=order.id)), status=status.HTTP_201_CREATED)
+        return Response(order_out(request, order_document(_order(order.id))), status=status.HTTP_201_CREATED)
 
 
 TOKEN_PARAM = OpenApiParameter("token", str, description="The order's tracking token (customers).")
@@ -169,15 +186,15 @@ TOKEN_PARAM = OpenApiParameter("token", str, description="The order's tracking t
 class OrderDetailApi(APIView):
     permission_classes = [AllowAny]  # checked per order: staff, integrator or tracking token
 
-    @extend_schema(parameters=[TOKEN_PARAM], responses={200: OrderOut, 400: ERROR, 401: ERROR, 403: ERROR,
-                                                        404: ERROR})
+    @extend_schema(parameters=[TOKEN_PARAM], responses={200: OrderOut, 400: ErrorOut, 401: ErrorOut,
+                                                        403: ErrorOut, 404: ErrorOut})
     def get(self, request: Request, order_id: str) -> Response:
         pk = parse_order_id(order_id)
         check_order_access(request, pk)
         order = order_queryset().filter(pk=pk).first()
         if order is None:
             raise ApiError("order_not_found", "No order with that id.", status_code=404)
-        return Response(order_data(request, order))
+        return Response(order_out(request, order_document(order)))
 
 
 class TransitionIn(serializers.Serializer):
@@ -189,7 +206,7 @@ class TransitionIn(serializers.Serializer):
 class OrderTransitionApi(APIView):
     permission_classes = [IsStaffOrIntegrator]
 
-    @extend_schema(request=TransitionIn, responses={200: OrderOut, 400: ERROR, 404: ERROR, 409: ERROR})
+    @extend_schema(request=TransitionIn, responses={200: OrderOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut})
     def post(self, request: Request, order_id: str) -> Response:
         pk = parse_order_id(order_id)
         data = TransitionIn(data=request.data)
@@ -197,35 +214,46 @@ class OrderTransitionApi(APIView):
         services.order_transition(order_id=pk, to=data.validated_data["to"],
                                   driver_id=data.validated_data.get("driver_id"),
                                   reason=data.validated_data["reason"])
-        return Response(order_data(request, order_queryset().get(pk=pk)))
+        return Response(order_out(request, order_document(_order(pk))))
+
+
+# --- drivers --------------------------------------------------------------------------------
+
+class AssignmentOut(serializers.Serializer):
+    order_id = serializers.UUIDField(source="id")
+    code = serializers.CharField()
+    stage = serializers.ChoiceField(choices=OrderStatus.choices, source="status")
+    estimated_arrival = IsoDateTimeField(source="eta_at", allow_null=True)
 
 
 class DriverOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    vehicle = serializers.CharField()
-    status = serializers.CharField()
-    location = serializers.DictField(allow_null=True)
-    current_assignment = serializers.DictField(allow_null=True)
+    vehicle = serializers.ChoiceField(choices=Driver.Vehicle.choices)
+    vehicle_label = serializers.CharField()
+    status = serializers.ChoiceField(choices=Driver.Status.choices)
+    location = PositionOut(allow_null=True)
+    current_order_id = serializers.UUIDField(allow_null=True)
+    current_assignment = AssignmentOut(allow_null=True, help_text="The order the driver is on, if any.")
 
 
-def driver_data(driver: Driver, active: dict[int, Any]) -> dict[str, Any]:
+def driver_out(driver: Driver, active: dict[int, Order]) -> dict[str, Any]:
     order = active.get(driver.id)
-    doc = driver_document(driver, order)
-    doc["current_assignment"] = ({"order_id": str(order.id), "code": order.code, "stage": order.status,
-                                  "estimated_arrival": order.eta_at.isoformat() if order.eta_at else None}
-                                 if order else None)
-    return doc
+    return represent(DriverOut, {**driver_document(driver, order), "current_assignment": order})
+
+
+class DriverListOut(serializers.Serializer):
+    results = DriverOut(many=True)
 
 
 class DriverListApi(APIView):
     permission_classes = [IsStaffOrIntegrator]
 
-    @extend_schema(responses={200: inline_serializer("DriverList", {"results": DriverOut(many=True)})})
+    @extend_schema(responses={200: DriverListOut})
     def get(self, request: Request) -> Response:
         drivers = list(Driver.objects.order_by("name"))
         active = active_orders_by_driver([d.id for d in drivers])
-        return Response({"results": [driver_data(d, active) for d in drivers]})
+        return Response({"results": [driver_out(d, active) for d in drivers]})
 
 
 class LocationIn(serializers.Serializer):
@@ -238,7 +266,7 @@ class LocationIn(serializers.Serializer):
 class DriverLocationApi(APIView):
     permission_classes = [IsStaffOrIntegrator]
 
-    @extend_schema(request=LocationIn, responses={200: DriverOut, 400: ERROR, 404: ERROR, 429: ERROR})
+    @extend_schema(request=LocationIn, responses={200: DriverOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut})
     def post(self, request: Request, driver_id: str) -> Response:
         pk = parse_int_id(driver_id, code="invalid_driver_id", what="Driver")
         ratelimits.enforce(request, group="drivers.location", setting="LOCATION_RATE_LIMIT")
@@ -247,7 +275,7 @@ class DriverLocationApi(APIView):
         value = data.validated_data
         driver = services.driver_location_update(driver_id=pk, lat=value["lat"], lng=value["lng"],
                                                  heading=value.get("heading"), speed_kmh=value.get("speed_kmh"))
-        return Response(driver_data(driver, active_orders_by_driver([driver.id])))
+        return Response(driver_out(driver, active_orders_by_driver([driver.id])))
 
 
 class DriverStatusIn(serializers.Serializer):
@@ -257,10 +285,10 @@ class DriverStatusIn(serializers.Serializer):
 class DriverStatusApi(APIView):
     permission_classes = [IsStaffOrIntegrator]
 
-    @extend_schema(request=DriverStatusIn, responses={200: DriverOut, 400: ERROR, 404: ERROR, 409: ERROR})
+    @extend_schema(request=DriverStatusIn, responses={200: DriverOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut})
     def post(self, request: Request, driver_id: str) -> Response:
         pk = parse_int_id(driver_id, code="invalid_driver_id", what="Driver")
         data = DriverStatusIn(data=request.data)
         data.is_valid(raise_exception=True)
         driver = services.driver_set_status(driver_id=pk, status=data.validated_data["status"])
-        return Response(driver_data(driver, {}))
+        return Response(driver_out(driver, {}))

@@ -9,8 +9,11 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from events.relay import register_relay_task
-        from pizzadelivery import authentication, mirror, sqlite
+        from pizzadelivery import event_types
+        from pizzadelivery.infra import authentication, sqlite
+        from pizzadelivery.mirror import writer
 
-        mirror.register()
+        event_types.register_all()
+        writer.register()
         authentication.connect_signals()
         register_relay_task(sqlite.checkpoint_wal)

@@ -8,11 +8,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loaded)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-
 from django.urls import re_path  # noqa: E402
 
-from pizzadelivery.startup import freeze_loaded_objects  # noqa: E402
-from pizzadelivery.ws import NoSuchSocket, RefusingOriginValidator  # noqa: E402
+from pizzadelivery.infra.startup import freeze_loaded_objects  # noqa: E402
+from pizzadelivery.infra.ws import NoSuchSocket, RefusingOriginValidator  # noqa: E402
 from statedash.routing import websocket_urlpatterns as dashboard_sockets  # noqa: E402
 from tracking.routing import websocket_urlpatterns as tracker_sockets  # noqa: E402
 

@@ -11,6 +11,8 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from pizzadelivery.lifecycle import ON_THE_ROAD, OrderStatus
+
 LAT_VALIDATORS = [MinValueValidator(Decimal("-90")), MaxValueValidator(Decimal("90"))]
 LNG_VALIDATORS = [MinValueValidator(Decimal("-180")), MaxValueValidator(Decimal("180"))]
 
@@ -100,22 +102,6 @@ class Driver(models.Model):
         return self.name
 
 
-class OrderStatus(models.TextChoices):
-    PLACED = "placed", "Placed"
-    CONFIRMED = "confirmed", "Confirmed"
-    PREPARING = "preparing", "In the oven"
-    READY = "ready", "Ready"
-    DISPATCHED = "dispatched", "Driver on the way to the shop"
-    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
-    DELIVERED = "delivered", "Delivered"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-KITCHEN_TRACK = [OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY]
-DELIVERY_TRACK = [OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED]
-ACTIVE_DELIVERY = [OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY]
-
-
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     code = models.CharField(max_length=12, unique=True)
@@ -157,7 +143,7 @@ class Order(models.Model):
             # The database itself refuses a second active delivery for one driver.
             models.UniqueConstraint(
                 fields=["driver"],
-                condition=models.Q(delivery_status__in=["dispatched", "out_for_delivery"]),
+                condition=models.Q(delivery_status__in=list(ON_THE_ROAD)),
                 name="one_active_delivery_per_driver",
             ),
         ]

@@ -1,7 +1,7 @@
 """Every write of the marketplace. Each service is one event batch: the batch is the
 transaction, so the rows and the events that describe them commit together.
 
-The lifecycle (DESIGN.md) has two tracks that move independently:
+The lifecycle has two tracks that move independently (``pizzadelivery.lifecycle``):
 kitchen ``placed -> confirmed -> preparing -> ready`` and delivery ``dispatched ->
 out_for_delivery -> delivered``; ``cancelled`` from anywhere before pickup.
 """
@@ -18,18 +18,10 @@ from django.utils import timezone
 
 from events.services import BatchBuilder, batch
 from pizzadelivery import eta
-from pizzadelivery.errors import DomainError
-from pizzadelivery.models import (
-    ACTIVE_DELIVERY,
-    KITCHEN_TRACK,
-    Customer,
-    Driver,
-    MenuItem,
-    Order,
-    OrderItem,
-    OrderStatus,
-    Restaurant,
-)
+from pizzadelivery.infra.errors import DomainError
+from pizzadelivery.lifecycle import FINISHED, KITCHEN_TRACK, NOT_CANCELLABLE, ON_THE_ROAD, OrderStatus
+from pizzadelivery.mirror.readers import nearest_available_driver_ids
+from pizzadelivery.models import Customer, Driver, MenuItem, Order, OrderItem, Restaurant
 
 MAX_LINES = 30
 MAX_QUANTITY = 50
@@ -132,9 +124,9 @@ def _derive_status(order: Order) -> None:
         order.status = order.delivery_status or order.kitchen_status
 
 
-def _driver_position(driver: Driver | None) -> tuple[float | None, float | None]:
+def _driver_position(driver: Driver | None) -> tuple[float, float] | None:
     if driver is None or driver.lat is None or driver.lng is None:
-        return None, None
+        return None
     return float(driver.lat), float(driver.lng)
 
 
@@ -142,8 +134,7 @@ def _update_eta(events: BatchBuilder, order: Order, *, now: datetime, reason: st
                 force: bool = False) -> None:
     """Recompute the ETA; record it (and emit delivery.eta_updated) when it moved by 30 s or
     more, or always when ``force`` (a new delivery)."""
-    lat, lng = _driver_position(order.driver)
-    new = eta.estimate_arrival(order, now=now, driver_lat=lat, driver_lng=lng)
+    new = eta.estimate_arrival(eta.Trip.of(order), now=now, driver=_driver_position(order.driver))
     previous = order.eta_at
     if not force and previous is not None and abs(new - previous) < ETA_EVENT_THRESHOLD:
         return
@@ -165,8 +156,6 @@ def _lock_order(order_id: uuid.UUID | str) -> Order:
 
 
 def _nearest_available_driver(order: Order) -> Driver | None:
-    from pizzadelivery.selectors import nearest_available_driver_ids
-
     for driver_id in nearest_available_driver_ids(lat=float(order.restaurant.lat),
                                                   lng=float(order.restaurant.lng)):
         driver = (Driver.objects.select_for_update(skip_locked=True)
@@ -184,7 +173,7 @@ def _kitchen_step(order: Order, to: str, events: BatchBuilder, now: datetime) ->
     setattr(order, f"{to}_at", now)
     _derive_status(order)
     events.add(f"order.{to}", order_id=order.id, payload=_stage_payload(order))
-    if order.delivery_status in ("dispatched", "out_for_delivery"):
+    if order.delivery_status in ON_THE_ROAD:
         _update_eta(events, order, now=now, reason=f"kitchen {to}")
 
 
@@ -255,7 +244,7 @@ def _deliver(order: Order, events: BatchBuilder, now: datetime) -> None:
 
 
 def _cancel(order: Order, reason: str, events: BatchBuilder, now: datetime) -> None:
-    if order.status in (OrderStatus.CANCELLED, OrderStatus.DELIVERED, OrderStatus.OUT_FOR_DELIVERY):
+    if order.status in NOT_CANCELLABLE:
         raise _refuse(order, "cancelled", "it is already picked up, delivered or cancelled")
     previous = order.status
     order.cancelled_at = now
@@ -275,7 +264,7 @@ def order_transition(*, order_id: uuid.UUID | str, to: str, driver_id: int | Non
                           code="invalid_status")
     with batch() as events:
         order = _lock_order(order_id)
-        if order.status in (OrderStatus.CANCELLED, OrderStatus.DELIVERED):
+        if order.status in FINISHED:
             raise _refuse(order, to, f"the order is {order.status}")
         now = timezone.now()
         if to in (OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY):
@@ -315,7 +304,7 @@ def driver_location_update(*, driver_id: int, lat: float, lng: float, heading: f
         driver.heading, driver.speed_kmh, driver.location_updated_at = heading, speed_kmh, now
         driver.save(update_fields=["lat", "lng", "heading", "speed_kmh", "location_updated_at"])
         order = (Order.objects.select_for_update(of=("self",)).select_related("restaurant", "driver")
-                 .filter(driver=driver, delivery_status__in=["dispatched", "out_for_delivery"]).first())
+                 .filter(driver=driver, delivery_status__in=ON_THE_ROAD).first())
         events.add("driver.location_updated", driver_id=driver.id, order_id=order.id if order else None,
                    payload={"lat": float(driver.lat), "lng": float(driver.lng), "heading": heading,
                             "speed_kmh": speed_kmh, "reported_at": now.isoformat()})
@@ -375,7 +364,7 @@ def driver_update_profile(*, driver_id: int, **changes: object) -> Driver:
         for name in changed:
             setattr(driver, name, changes[name])
         driver.save(update_fields=changed)
-        active = Order.objects.filter(driver=driver, delivery_status__in=ACTIVE_DELIVERY).only("id").first()
+        active = Order.objects.filter(driver=driver, delivery_status__in=ON_THE_ROAD).only("id").first()
         events.add("driver.profile_updated", driver_id=driver.id, order_id=active.id if active else None,
                    payload={"changed": changed, "name": driver.name, "vehicle": driver.vehicle})
     return driver

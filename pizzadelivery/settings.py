@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pizzadelivery.embedded_redis import default_socket_path
+from pizzadelivery.infra.embedded_redis import default_socket_path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -63,13 +63,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "events",
     "pizzadelivery.apps.CoreConfig",
+    "pizzadelivery.storefront",
     "tracking",
     "statedash",
+    # A development tool (seed_demo, simulate); nothing in the product imports it.
+    "pizzadelivery.demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "pizzadelivery.nul_bytes.RejectNulMiddleware",
+    "pizzadelivery.infra.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -146,7 +149,7 @@ CACHES = {
     },
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pd-local"},
     "ratelimit": {
-        "BACKEND": "pizzadelivery.cache.FailoverCache",
+        "BACKEND": "pizzadelivery.infra.cache.FailoverCache",
         "OPTIONS": {"primary": "default", "fallback": "local"},
     },
 }
@@ -199,14 +202,14 @@ WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "pizzadelivery.authentication.CachedTokenAuthentication",
+        "pizzadelivery.infra.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["pizzadelivery.parsers.SafeJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["pizzadelivery.infra.parsers.SafeJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "pizzadelivery.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "pizzadelivery.infra.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -219,12 +222,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "OrderStatusEnum": "pizzadelivery.models.OrderStatus",
+        "OrderStatusEnum": "pizzadelivery.lifecycle.OrderStatus",
         "DriverShiftEnum": ["available", "offline"],
+        "DriverStatusEnum": "pizzadelivery.models.Driver.Status",
+        "HealthStatusEnum": ["ok", "degraded", "down"],
     },
 }
 
 # --- product tuning -------------------------------------------------------------------
+# How checkout turns an address into a point: "gazetteer" (offline, the default).
+GEOCODER = os.environ.get("GEOCODER", "gazetteer")
 TRACKING_TOKEN_MAX_AGE = env_int("TRACKING_TOKEN_MAX_AGE", 7 * 24 * 3600)
 CITY_SPEED_KMH = float(os.environ.get("CITY_SPEED_KMH", "22"))
 STATE_CACHE_SECONDS = env_int("STATE_CACHE_SECONDS", 5)

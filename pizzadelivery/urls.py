@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from events.apis import EventFeedApi
 from pizzadelivery import apis
-from pizzadelivery.docs import ApiDocsView
+from pizzadelivery.infra.docs import ApiDocsView
 
 
 def api(route: str, view, name: str):
@@ -15,10 +15,10 @@ def api(route: str, view, name: str):
 
 ID = r"(?P<{}>[^/]+)"
 
-handler400 = "pizzadelivery.errors.bad_request"
-handler403 = "pizzadelivery.errors.permission_denied"
-handler404 = "pizzadelivery.errors.page_not_found"
-handler500 = "pizzadelivery.errors.server_error"
+handler400 = "pizzadelivery.infra.errors.bad_request"
+handler403 = "pizzadelivery.infra.errors.permission_denied"
+handler404 = "pizzadelivery.infra.errors.page_not_found"
+handler500 = "pizzadelivery.infra.errors.server_error"
 
 urlpatterns = [
     api("restaurants", apis.RestaurantListApi.as_view(), "api-restaurants"),
@@ -36,5 +36,5 @@ urlpatterns = [
     path("", include("statedash.urls")),
     path("admin/", admin.site.urls),
     path("favicon.ico", RedirectView.as_view(url="/static/favicon.svg", permanent=True)),
-    path("", include("pizzadelivery.urls_pages")),
+    path("", include("pizzadelivery.storefront.urls")),
 ]

@@ -6,6 +6,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pizzadelivery.settings")
 application = get_wsgi_application()
 
-from pizzadelivery.startup import freeze_loaded_objects  # noqa: E402  (needs the apps loaded)
+from pizzadelivery.infra.startup import freeze_loaded_objects  # noqa: E402  (needs the apps loaded)
 
 freeze_loaded_objects()

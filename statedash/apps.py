@@ -10,7 +10,7 @@ class StatedashConfig(AppConfig):
         from events.publisher import register_fanout
         from events.relay import register_relay_task
         from statedash.fanout import dashboard_fanout
-        from statedash.selectors import keep_state_warm
+        from statedash.warmup import keep_state_warm
 
         register_fanout(dashboard_fanout)
         register_relay_task(keep_state_warm)

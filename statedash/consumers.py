@@ -5,7 +5,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from pizzadelivery.ws import CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
+from pizzadelivery.infra.ws import CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
 from statedash.fanout import FEED_MESSAGE, GROUP, STATE_MESSAGE
 
 SOCKET_KIND = "dashboard"

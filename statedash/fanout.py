@@ -18,8 +18,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from events.publisher import PublishedBatch
-from pizzadelivery.group_sends import group_send_all
-from pizzadelivery.redis import get_redis, key
+from pizzadelivery.infra.group_sends import group_send_all
+from pizzadelivery.infra.redis import get_redis, key
 from statedash import fragments
 from statedash.selectors import feed_worthy
 

@@ -18,7 +18,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString, mark_safe
 
-from pizzadelivery.models import Driver, OrderStatus
+from events import registry
+from pizzadelivery.infra.compute_once import compute_once
+from pizzadelivery.lifecycle import OrderStatus, short_label, tone
+from pizzadelivery.models import Driver
 from statedash import selectors
 
 # Order of the live fragments on the page (each one's element id is "dash-<name>").
@@ -31,15 +34,6 @@ SNAPSHOT_MAX_AGE = 4.0
 SNAPSHOT_MIN_AGE = 1.0
 SNAPSHOT_KEY = "statedash:dashboard"
 QUEUE_LENGTH = 8
-SHORT_LABEL = {
-    "placed": "Placed", "confirmed": "Confirmed", "preparing": "In the oven", "ready": "Ready",
-    "dispatched": "Dispatched", "out_for_delivery": "Out for delivery", "delivered": "Delivered",
-    "cancelled": "Cancelled",
-}
-STATUS_TONE = {
-    "placed": "info", "confirmed": "info", "preparing": "warm", "ready": "warm", "dispatched": "go",
-    "out_for_delivery": "go", "delivered": "ok", "cancelled": "bad",
-}
 
 
 def _at(value: str | None) -> datetime | None:
@@ -64,63 +58,11 @@ class FeedItem:
     occurred_at: datetime
 
 
-def _minutes(seconds: float) -> str:
-    return f"{abs(seconds) / 60:.0f} min" if abs(seconds) >= 90 else f"{abs(seconds):.0f} s"
-
-
 def describe(event: Any, codes: dict[str, str], names: dict[int, str]) -> str:
-    """One line a dispatcher reads at a glance. Plain text: the template escapes it."""
-    p = event.payload
+    """One line a dispatcher reads at a glance (the event type's own summary, from the
+    registry). Plain text: the template escapes it."""
     driver = names.get(event.driver_id, f"driver {event.driver_id}") if event.driver_id is not None else ""
-    match event.type:
-        case "order.placed":
-            return f"{p['item_count']} item{'s' if p['item_count'] != 1 else ''} · €{p['total']}"
-        case "order.confirmed" | "order.preparing" | "order.ready":
-            return f"kitchen {OrderStatus(p['kitchen_status']).label.lower()}"
-        case "order.dispatched":
-            return f"{driver} heads to the shop" if driver else "driver heads to the shop"
-        case "order.out_for_delivery":
-            return f"picked up by {driver}" if driver else "picked up"
-        case "order.delivered":
-            error = p.get("eta_error_seconds")
-            if error is None:
-                return "delivered"
-            return "delivered on the promised minute" if abs(error) < 30 else (
-                f"delivered {_minutes(error)} {'late' if error > 0 else 'early'}")
-        case "order.cancelled":
-            return f"cancelled at {p['previous_status'].replace('_', ' ')}: {p['reason']}"
-        case "driver.assigned":
-            return f"{p['driver_name']} assigned"
-        case "driver.released":
-            return f"{driver} free again ({p['reason']})"
-        case "driver.registered":
-            vehicle = dict(Driver.Vehicle.choices).get(p["vehicle"], p["vehicle"]).lower()
-            return f"{p['name']} joined the fleet ({vehicle}, {p['status']})"
-        case "driver.profile_updated":
-            return f"{p['name']}: profile edited ({', '.join(p['changed'])})"
-        case "driver.status_changed":
-            return f"{driver}: {p['previous_status']} → {p['status']}"
-        case "driver.location_updated":
-            return f"{driver} at {p['lat']:.5f}, {p['lng']:.5f}"
-        case "delivery.eta_updated":
-            eta = _at(p["estimated_arrival"])
-            when = timezone.localtime(eta).strftime("%H:%M") if eta else "?"
-            return f"ETA {when} (in {p['minutes_remaining']:g} min) · {p['reason']}"
-        case "batch.rolled_back":
-            return f"rolled back: {p['reason']}"
-    return ""
-
-
-def _tone(event_type: str) -> str:
-    if event_type == "batch.rolled_back" or event_type == "order.cancelled":
-        return "bad"
-    if event_type == "order.delivered":
-        return "ok"
-    if event_type.startswith("driver."):
-        return "driver"
-    if event_type.startswith("delivery."):
-        return "eta"
-    return STATUS_TONE.get(event_type.removeprefix("order."), "info")
+    return registry.summarize(event.type, event.payload, driver=driver)
 
 
 def feed_items(events: list[Any]) -> list[FeedItem]:
@@ -131,7 +73,7 @@ def feed_items(events: list[Any]) -> list[FeedItem]:
     for event in events:
         order_id = str(event.order_id) if event.order_id else None
         code = event.payload.get("code") or (codes.get(order_id, "") if order_id else "")
-        items.append(FeedItem(event.seq, event.type, _tone(event.type), event.correlation_id, order_id, code,
+        items.append(FeedItem(event.seq, event.type, registry.tone(event.type), event.correlation_id, order_id, code,
                               describe(event, codes, names), event.occurred_at))
     return items
 
@@ -154,7 +96,7 @@ def render_batch(correlation_id: str, events: list[Any]) -> str:
 def _status_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
     by_status = state["orders_by_status"]
     peak = max([entry["count"] for entry in by_status.values()] + [1])
-    return [{"status": status, "label": SHORT_LABEL[status], "tone": STATUS_TONE[status],
+    return [{"status": status, "label": short_label(status), "tone": tone(status),
              "count": by_status[status]["count"], "percent": round(100 * by_status[status]["count"] / peak, 1)}
             for status in OrderStatus.values]
 
@@ -176,7 +118,7 @@ def _queue(waiting: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]
     rows = []
     for order in waiting:
         created = _at(order["created_at"])
-        rows.append({**order, "tone": STATUS_TONE[order["status"]], "label": SHORT_LABEL[order["status"]],
+        rows.append({**order, "tone": tone(order["status"]), "label": short_label(order["status"]),
                      "waiting_minutes": int((now - created).total_seconds() // 60) if created else None,
                      "needs": "confirmation" if order["status"] == OrderStatus.PLACED else "a driver"})
     return rows
@@ -189,9 +131,9 @@ def _deliveries(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
         if job is None:
             continue
         eta = _at(job["estimated_arrival"])
-        rows.append({"driver": driver, "job": job, "eta": eta, "tone": STATUS_TONE.get(job["stage"], "info"),
-                     "stage_label": SHORT_LABEL[job["stage"]],
-                     "kitchen_label": SHORT_LABEL[job["kitchen_status"]],
+        rows.append({"driver": driver, "job": job, "eta": eta, "tone": tone(job["stage"]),
+                     "stage_label": short_label(job["stage"]),
+                     "kitchen_label": short_label(job["kitchen_status"]),
                      "late": bool(eta and eta < now)})
     return sorted(rows, key=lambda r: (r["eta"] is None, r["eta"] or now))
 
@@ -316,7 +258,7 @@ def dashboard_snapshot() -> Snapshot:
         age = timezone.now().timestamp() - snapshot.computed
         return age < SNAPSHOT_MIN_AGE or (snapshot.seq >= seq and age < SNAPSHOT_MAX_AGE)
 
-    return selectors.compute_once(SNAPSHOT_KEY, build_snapshot, seconds=SNAPSHOT_MAX_AGE, fresh=fresh)
+    return compute_once(SNAPSHOT_KEY, build_snapshot, seconds=SNAPSHOT_MAX_AGE, fresh=fresh)
 
 
 def parse_versions(values: list[str]) -> dict[str, str]:

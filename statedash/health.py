@@ -16,13 +16,12 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from events.publisher import mirror_ready
 from events.selectors import outbox_backlog
-from pizzadelivery.redis import get_redis
-from pizzadelivery.ws import open_socket_counts
+from pizzadelivery.infra.redis import REDIS_ERRORS, get_redis
+from pizzadelivery.infra.ws import open_socket_counts
+from pizzadelivery.mirror.readers import is_ready as mirror_ready
 
 OK, DEGRADED, DOWN = "ok", "degraded", "down"
-REDIS_ERRORS = (redis.RedisError, OSError)
 # A batch normally leaves the outbox within milliseconds of its commit; one still waiting
 # after these many seconds means the relay (or Redis) is not keeping up.
 RELAY_DEGRADED_AFTER_S = 5

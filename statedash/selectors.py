@@ -1,46 +1,38 @@
 """The system state: orders by status, stats, active drivers, health.
 
-Computed from the Redis mirror (``pizzadelivery/mirror.py``) while it is ready, from the
-database otherwise; both readers produce the same order and driver documents, and every
+Computed from the Redis mirror (``pizzadelivery.mirror``) while it is ready, from the
+database otherwise; both paths produce the same order and driver documents, and every
 figure below is computed by the same functions from those documents, so the two paths give
-the same numbers on the same data (``source`` says which one answered).
+the same numbers on the same data (``source`` says which one answered). Selectors only read:
+caching the state is ``statedash.state_cache``, keeping it warm ``statedash.warmup``.
 """
 from __future__ import annotations
 
-import json
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
 from django.conf import settings
-from rest_framework.renderers import JSONRenderer
-from django.core.cache import caches
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from events.models import Event
-from events.publisher import last_stream_seq, mirror_ready_key
+from events.publisher import last_stream_seq
 from events.selectors import event_list
-from pizzadelivery.models import ACTIVE_DELIVERY, Driver, Order, OrderStatus
-from pizzadelivery.redis import get_redis, key
-from pizzadelivery.selectors import (
-    active_orders_by_driver,
-    driver_document,
-    driver_key,
-    order_document,
-    order_key,
-    order_queryset,
-)
-from pizzadelivery.selectors import active_statuses as _active_statuses
-from statedash.health import REDIS_ERRORS, system_health
+from pizzadelivery.infra.redis import REDIS_ERRORS, get_redis
+from pizzadelivery.lifecycle import ACTIVE, BEFORE_DISPATCH, ON_THE_ROAD, OrderStatus
+from pizzadelivery.mirror import readers
+from pizzadelivery.mirror.documents import driver_document, order_document
+from pizzadelivery.mirror.readers import Overview, by_name, overview
+from pizzadelivery.models import Driver, Order
+from pizzadelivery.selectors import active_orders_by_driver, order_queryset
+from statedash.health import system_health
 
 logger = logging.getLogger(__name__)
 
@@ -50,29 +42,9 @@ HOURS_CHARTED = 12
 DELIVERY_SAMPLE = 500
 # Delivered no later than the ETA promised at dispatch plus this grace counts as on time.
 ON_TIME_GRACE = timedelta(minutes=2)
-STATE_CACHE_KEY = "statedash:state:json:v2"  # (fresh until, rendered JSON)
-# How long past its freshness a state may still be answered while one caller recomputes it.
-STATE_STALE_SECONDS = 30
-T = TypeVar("T")
 
 
-# --- the documents both paths read ------------------------------------------------------
-
-@dataclass(frozen=True)
-class Documents:
-    """Everything the state is computed from, as the mirror's JSON documents."""
-
-    counts: dict[str, int]
-    newest: dict[str, list[dict[str, Any]]]  # status -> order documents, newest first
-    total_orders: int
-    orders_today: int
-    orders_last_hour: int
-    orders_by_hour: list[int]  # oldest hour first
-    completed_today: int
-    delivered_sample: list[dict[str, Any]]  # today's deliveries, latest first
-    drivers: list[dict[str, Any]]  # driver documents, not offline, by name
-    assignments: dict[str, dict[str, Any]]  # order id -> order document, for active drivers
-
+# --- the overview both paths read -------------------------------------------------------
 
 @dataclass(frozen=True)
 class Window:
@@ -98,75 +70,13 @@ class Window:
         return list(zip(self.hours, [*self.hours[1:], None]))
 
 
-def _epoch(value: datetime) -> float:
-    return value.timestamp()
+def _from_redis(client: redis.Redis, window: Window) -> Overview | None:
+    """The overview from the mirror, or None when the mirror is not ready."""
+    return overview(now=window.now, day_start=window.day_start, hour_ago=window.hour_ago,
+                    hours=window.hour_bounds(), per_status=ORDERS_PER_STATUS, sample=DELIVERY_SAMPLE, client=client)
 
 
-def _by_name(drivers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(drivers, key=lambda d: (d["name"], d["id"]))
-
-
-def _from_redis(client: redis.Redis, window: Window) -> Documents | None:
-    """The documents from the mirror, or None when the mirror is not ready."""
-    statuses = OrderStatus.values
-    now = _epoch(window.now)
-    # MULTI/EXEC: the counts and ids are read at one instant, between two published batches.
-    with client.pipeline(transaction=True) as pipe:
-        pipe.exists(mirror_ready_key())
-        for status in statuses:
-            pipe.zcard(key("m", "orders", "status", status))
-            pipe.zrevrange(key("m", "orders", "status", status), 0, ORDERS_PER_STATUS - 1)
-        pipe.zcard(key("m", "orders", "all"))
-        pipe.zcount(key("m", "orders", "all"), _epoch(window.day_start), now)
-        pipe.zcount(key("m", "orders", "all"), _epoch(window.hour_ago), now)
-        for start, end in window.hour_bounds():
-            # Each hour excludes its end, the current one ends now (inclusive).
-            pipe.zcount(key("m", "orders", "all"), _epoch(start), f"({_epoch(end)}" if end else now)
-        pipe.zcount(key("m", "orders", "delivered"), _epoch(window.day_start), now)
-        pipe.zrevrangebyscore(key("m", "orders", "delivered"), now, _epoch(window.day_start),
-                              start=0, num=DELIVERY_SAMPLE)
-        pipe.smembers(key("m", "drivers", "all"))
-        ready, *rest = pipe.execute()
-    if not ready:
-        return None
-    counts, newest_ids = {}, {}
-    for status in statuses:
-        counts[status], newest_ids[status] = rest.pop(0), rest.pop(0)
-    total, today, last_hour = rest[0], rest[1], rest[2]
-    by_hour = rest[3:3 + HOURS_CHARTED]
-    completed, delivered_ids, driver_ids = rest[3 + HOURS_CHARTED:]
-
-    order_ids = list(dict.fromkeys([*(i for ids in newest_ids.values() for i in ids), *delivered_ids]))
-    drivers_sorted = sorted(driver_ids, key=int)
-    with client.pipeline(transaction=False) as pipe:
-        for order_id in order_ids:
-            pipe.hget(order_key(order_id), "doc")
-        for driver_id in drivers_sorted:
-            pipe.hget(driver_key(driver_id), "doc")
-        raw = pipe.execute()
-    docs = {order_id: json.loads(doc) for order_id, doc in zip(order_ids, raw) if doc}
-    drivers = [json.loads(doc) for doc in raw[len(order_ids):] if doc]
-    drivers = _by_name(d for d in drivers if d["status"] != Driver.Status.OFFLINE)
-
-    wanted = [d["current_order_id"] for d in drivers if d["current_order_id"]]
-    missing = [order_id for order_id in wanted if order_id not in docs]
-    if missing:
-        with client.pipeline(transaction=False) as pipe:
-            for order_id in missing:
-                pipe.hget(order_key(order_id), "doc")
-            docs.update({order_id: json.loads(doc) for order_id, doc in zip(missing, pipe.execute()) if doc})
-    return Documents(
-        counts=counts,
-        newest={status: [docs[i] for i in ids if i in docs] for status, ids in newest_ids.items()},
-        total_orders=total, orders_today=today, orders_last_hour=last_hour, orders_by_hour=list(by_hour),
-        completed_today=completed,
-        delivered_sample=[docs[i] for i in delivered_ids if i in docs],
-        drivers=drivers,
-        assignments={i: docs[i] for i in wanted if i in docs},
-    )
-
-
-def _from_database(window: Window) -> Documents:
+def _from_database(window: Window) -> Overview:
     orders = Order.objects.all()
     hour_filters = {
         f"h{n}": Count("pk", filter=Q(created_at__gte=start, created_at__lt=end) if end
@@ -192,13 +102,13 @@ def _from_database(window: Window) -> Documents:
     drivers = list(Driver.objects.exclude(status=Driver.Status.OFFLINE))
     active = active_orders_by_driver([d.id for d in drivers])
     assigned = order_queryset().filter(pk__in=[o.pk for o in active.values()])
-    return Documents(
+    return Overview(
         counts=counts, newest=newest, total_orders=figures["total"], orders_today=figures["today"],
         orders_last_hour=figures["last_hour"],
         orders_by_hour=[figures[f"h{n}"] for n in range(HOURS_CHARTED)],
         completed_today=figures["completed"],
         delivered_sample=[order_document(o) for o in delivered],
-        drivers=_by_name(driver_document(d, active.get(d.id)) for d in drivers),
+        drivers=by_name([driver_document(d, active.get(d.id)) for d in drivers]),
         assignments={str(o.id): order_document(o) for o in assigned},
     )
 
@@ -262,10 +172,10 @@ def _driver_entry(doc: dict[str, Any], assignments: dict[str, dict[str, Any]], n
             "current_assignment": _assignment(assignments.get(current) if current else None, now)}
 
 
-def state_from(docs: Documents, window: Window) -> dict[str, Any]:
+def state_from(docs: Overview, window: Window) -> dict[str, Any]:
     """Every figure of the state except health, generated_at and source."""
     drivers = [_driver_entry(d, docs.assignments, window.now) for d in docs.drivers]
-    active = set(_active_statuses())
+    active = set(ACTIVE)
     return {
         "orders_by_status": {status: {"count": docs.counts.get(status, 0),
                                       "orders": [order_summary(d) for d in docs.newest.get(status, [])]}
@@ -273,7 +183,7 @@ def state_from(docs: Documents, window: Window) -> dict[str, Any]:
         "stats": {
             "total_orders": docs.total_orders,
             "active_orders": sum(n for s, n in docs.counts.items() if s in active),
-            "active_deliveries": sum(docs.counts.get(s, 0) for s in ACTIVE_DELIVERY),
+            "active_deliveries": sum(docs.counts.get(s, 0) for s in ON_THE_ROAD),
             "completed_today": docs.completed_today,
             "orders_today": docs.orders_today,
             "orders_per_hour": docs.orders_last_hour,
@@ -307,150 +217,17 @@ def system_state(*, now: datetime | None = None, use_mirror: bool = True) -> dic
             "health": system_health(window.now), "source": source}
 
 
-WAITING_STATUSES = (OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY)
-
-
 def waiting_orders(*, limit: int = 8) -> list[dict[str, Any]]:
     """The orders waiting longest for a dispatcher, oldest first: not yet confirmed, or in the
     kitchen with no driver (an order with a driver has a delivery status instead)."""
     try:
-        client = get_redis()
-        with client.pipeline(transaction=True) as pipe:
-            pipe.exists(mirror_ready_key())
-            for status in WAITING_STATUSES:
-                pipe.zrange(key("m", "orders", "status", status), 0, limit - 1, withscores=True)
-            ready, *found = pipe.execute()
-        if ready:
-            # Oldest first; ties broken by id, as the database below does.
-            oldest = sorted(((score, member) for members in found for member, score in members))[:limit]
-            with client.pipeline(transaction=False) as pipe:
-                for _, member in oldest:
-                    pipe.hget(order_key(member), "doc")
-                return [order_summary(json.loads(doc)) for doc in pipe.execute() if doc]
+        found = readers.oldest_with_status(BEFORE_DISPATCH, limit=limit)
+        if found is not None:
+            return [order_summary(doc) for doc in found]
     except REDIS_ERRORS as exc:
         logger.info("waiting orders from the database: Redis unavailable (%s)", exc)
-    found = order_queryset().filter(status__in=WAITING_STATUSES).order_by("created_at", "id")[:limit]
-    return [order_summary(order_document(order)) for order in found]
-
-
-# --- computed once per period, whoever asks ----------------------------------------------
-
-_local_locks: dict[str, threading.Lock] = {}
-_local_locks_guard = threading.Lock()
-LOCK_SECONDS = 10  # longer than any computation; a crashed holder frees it by then
-WAIT_SECONDS = 3.0
-
-
-def _local_lock(name: str) -> threading.Lock:
-    with _local_locks_guard:
-        return _local_locks.setdefault(name, threading.Lock())
-
-
-def compute_once(name: str, compute: Callable[[], T], *, seconds: float,
-                 fresh: Callable[[T], bool] = lambda value: True, serve_stale: bool = False) -> T:
-    """``compute()``'s value, cached ``seconds`` in django-redis and computed by one caller at
-    a time across every process (a Redis lock; the others wait for its value, then read it).
-
-    With ``serve_stale``, a cached value that is no longer ``fresh`` is answered at once to
-    every caller but the one that takes the lock and recomputes it: under load nobody else
-    queues behind the computation (at 300 req/s it was the whole p99 of ``/api/state``).
-
-    While Redis is down the value is cached in process memory instead, computed by one
-    thread at a time per process: degraded, the database still is not stampeded."""
-    shared = caches["default"]
-    value = shared.get(name)
-    if value is not None and fresh(value):
-        return value
-    stale = value if serve_stale else None
-    try:
-        lock = shared.lock(f"{name}:lock", timeout=LOCK_SECONDS, sleep=0.02, blocking_timeout=WAIT_SECONDS)
-        if lock is None:  # django-redis swallowed a connection error
-            raise redis.ConnectionError("no Redis for the cache lock")
-        acquired = lock.acquire(blocking=stale is None)
-    except REDIS_ERRORS:
-        return _compute_once_locally(name, compute, seconds=seconds, fresh=fresh)
-    if not acquired:
-        if stale is not None:  # someone is recomputing it
-            return stale
-        return compute()  # the holder is stuck: answer anyway rather than keep the caller waiting
-    try:
-        value = shared.get(name)  # the previous holder may have just computed it
-        if value is None or not fresh(value):
-            value = compute()
-            shared.set(name, value, timeout=seconds)
-        return value
-    finally:
-        try:
-            lock.release()
-        except (redis.exceptions.LockError, *REDIS_ERRORS):
-            pass  # expired or Redis went away: either way, nothing left to release
-
-
-def _compute_once_locally(name: str, compute: Callable[[], T], *, seconds: float,
-                          fresh: Callable[[T], bool]) -> T:
-    local = caches["local"]
-    with _local_lock(name):
-        value = local.get(name)
-        if value is None or not fresh(value):
-            value = compute()
-            local.set(name, value, timeout=seconds)
-        return value
-
-
-def cached_system_state() -> bytes:
-    """What ``/api/state`` answers, as JSON bytes: computed and rendered at most once per
-    ``STATE_CACHE_SECONDS`` over every process, and never waited for by more than the one
-    caller computing it (the others answer the previous value meanwhile). While the relay
-    runs, it recomputes the state before it goes stale (``keep_state_warm``), so requests
-    find it fresh and no server process spends its time (and its GIL) computing it.
-
-    Caching the rendered bytes spares each hit unpickling and re-rendering the whole state:
-    ~8 ms a request (make bench)."""
-    _note_state_wanted()
-    _fresh_until, body = _shared_state(fresh=lambda value: value[0] > time.time())
-    return body
-
-
-def _shared_state(*, fresh: Callable[[tuple[float, bytes]], bool]) -> tuple[float, bytes]:
-    """The cached (fresh until, JSON) pair, recomputed by one caller once ``fresh`` says no."""
-    return compute_once(STATE_CACHE_KEY, render_system_state,
-                        seconds=settings.STATE_CACHE_SECONDS + STATE_STALE_SECONDS, fresh=fresh, serve_stale=True)
-
-
-def render_system_state() -> tuple[float, bytes]:
-    """The rendered state and when it stops being fresh (epoch seconds, shared by processes)."""
-    body = JSONRenderer().render(system_state())
-    return time.time() + settings.STATE_CACHE_SECONDS, body
-
-
-# Someone asked for the state lately: the relay keeps it warm while this key lives.
-STATE_WANTED_SECONDS = 60
-STATE_WANTED_NOTE_EVERY = 10.0  # each process renews the key at most this often
-STATE_WARM_AHEAD_SECONDS = 1.5  # recompute this long before the cached state goes stale
-_wanted_noted_at = float("-inf")
-
-
-def _state_wanted_key() -> str:
-    return key("statedash", "state-wanted")
-
-
-def _note_state_wanted() -> None:
-    global _wanted_noted_at
-    now = time.monotonic()
-    if now - _wanted_noted_at < STATE_WANTED_NOTE_EVERY:
-        return
-    _wanted_noted_at = now
-    try:
-        get_redis().set(_state_wanted_key(), "1", ex=STATE_WANTED_SECONDS)
-    except REDIS_ERRORS:
-        pass  # without Redis there is no shared cache to keep warm either
-
-
-def keep_state_warm() -> None:
-    """Run by the relay after each pass: recompute the cached state shortly before it goes
-    stale, while ``/api/state`` was asked for in the last minute."""
-    if get_redis().exists(_state_wanted_key()):
-        _shared_state(fresh=lambda value: value[0] - time.time() > STATE_WARM_AHEAD_SECONDS)
+    orders = order_queryset().filter(status__in=BEFORE_DISPATCH).order_by("created_at", "id")[:limit]
+    return [order_summary(order_document(order)) for order in orders]
 
 
 # --- the event feed ------------------------------------------------------------------------
@@ -486,7 +263,7 @@ def latest_event_seq() -> int:
     database (the two differ only while a batch waits in the outbox)."""
     try:
         client = get_redis()
-        if client.exists(mirror_ready_key()):
+        if readers.is_ready(client):
             return last_stream_seq(client)
     except REDIS_ERRORS:
         pass

@@ -11,9 +11,10 @@ from django.core.cache import caches
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from pizzadelivery.embedded_redis import RedisServer, ensure_embedded_redis
-from pizzadelivery.redis import get_redis
+from pizzadelivery.infra.embedded_redis import RedisServer, ensure_embedded_redis
+from pizzadelivery.infra.redis import get_redis
 from tests import factories
+from tests.clock import RunningClock
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,6 +34,16 @@ def _clean_redis(_redis_server: None) -> Iterator[None]:
 
 
 @pytest.fixture
+def clock(monkeypatch) -> RunningClock:
+    """``timezone.now`` running with real time, moved on by ``clock.advance(seconds=...)``."""
+    from django.utils import timezone
+
+    running = RunningClock(timezone.now)
+    monkeypatch.setattr(timezone, "now", running)
+    return running
+
+
+@pytest.fixture
 def redis_client():
     return get_redis()
 
@@ -40,9 +51,9 @@ def redis_client():
 @pytest.fixture
 def mirror(transactional_db):
     """An (empty) mirror marked ready, so readers take the Redis path."""
-    from events.publisher import rebuild_mirror
+    from events.publisher import rebuild_projections
 
-    rebuild_mirror()
+    rebuild_projections()
 
 
 @pytest.fixture

@@ -1,45 +1,46 @@
 """``GET /api/orders/{id}/delivery``: the live delivery state, for integrators and customers."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pizzadelivery.fields import parse_order_id
-from pizzadelivery.models import OrderStatus
-from pizzadelivery.permissions import check_order_access
-from tracking.selectors import delivery_state
+from pizzadelivery.infra.errors import ApiError, ErrorOut
+from pizzadelivery.infra.fields import IsoDateTimeField, parse_order_id
+from pizzadelivery.infra.serializers import represent
+from pizzadelivery.lifecycle import OrderStatus
+from pizzadelivery.mirror.readers import order_and_driver_documents_get
+from pizzadelivery.policy import check_order_access
+from pizzadelivery.serializers import AddressOut, LatLngOut, OrderLineOut
+from tracking.selectors import build_state, has_delivery
 
-# Output serializers describe the response for the OpenAPI schema; the selector builds it.
+# The output serializer is the response: what it does not declare is not sent.
 
 
-class LatLngOut(serializers.Serializer):
-    lat = serializers.FloatField()
-    lng = serializers.FloatField()
+class DeliveryRestaurantOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    address = serializers.CharField()
+    location = LatLngOut()
 
 
 class DeliveryOrderOut(serializers.Serializer):
     id = serializers.UUIDField()
     code = serializers.CharField()
     status = serializers.ChoiceField(choices=OrderStatus.choices)
-    restaurant = inline_serializer("DeliveryRestaurant", {
-        "id": serializers.IntegerField(), "slug": serializers.CharField(), "name": serializers.CharField(),
-        "address": serializers.CharField(), "location": LatLngOut()})
-    items = inline_serializer("DeliveryItem", {
-        "menu_item": serializers.IntegerField(), "name": serializers.CharField(),
-        "size": serializers.CharField(), "quantity": serializers.IntegerField(),
-        "unit_price": serializers.DecimalField(max_digits=8, decimal_places=2),
-        "line_total": serializers.DecimalField(max_digits=10, decimal_places=2)}, many=True)
+    restaurant = DeliveryRestaurantOut()
+    items = OrderLineOut(many=True)
     total = serializers.DecimalField(max_digits=10, decimal_places=2)
-    delivery_address = inline_serializer("DeliveryAddress", {
-        "text": serializers.CharField(), "lat": serializers.FloatField(), "lng": serializers.FloatField()})
+    delivery_address = AddressOut()
 
 
 class DriverLocationOut(LatLngOut):
-    updated_at = serializers.DateTimeField(allow_null=True)
+    updated_at = IsoDateTimeField(allow_null=True)
 
 
 class DeliveryDriverOut(serializers.Serializer):
@@ -50,11 +51,11 @@ class DeliveryDriverOut(serializers.Serializer):
 
 
 class EtaOut(serializers.Serializer):
-    estimated_arrival = serializers.DateTimeField(allow_null=True)
+    estimated_arrival = IsoDateTimeField(allow_null=True)
     minutes_remaining = serializers.IntegerField(allow_null=True)
     seconds_remaining = serializers.IntegerField(allow_null=True)
-    promised_at_dispatch = serializers.DateTimeField(allow_null=True)
-    actual_arrival = serializers.DateTimeField(required=False, help_text="Delivered orders only.")
+    promised_at_dispatch = IsoDateTimeField(allow_null=True)
+    actual_arrival = IsoDateTimeField(required=False, help_text="Delivered orders only.")
     error_seconds = serializers.IntegerField(required=False, allow_null=True,
                                              help_text="Delivered orders only: actual minus promised.")
 
@@ -63,7 +64,7 @@ class StepOut(serializers.Serializer):
     key = serializers.ChoiceField(choices=OrderStatus.choices)
     label = serializers.CharField()
     reached = serializers.BooleanField()
-    reached_at = serializers.DateTimeField(allow_null=True)
+    reached_at = IsoDateTimeField(allow_null=True)
 
 
 class ProgressOut(serializers.Serializer):
@@ -80,15 +81,13 @@ class DeliveryStateOut(serializers.Serializer):
     eta = EtaOut()
     progress = ProgressOut()
     arriving = serializers.BooleanField(help_text="The driver is about a minute away.")
-    updated_at = serializers.DateTimeField(allow_null=True)
+    updated_at = IsoDateTimeField(allow_null=True)
     source = serializers.ChoiceField(choices=["redis", "database"])
 
 
-ERROR = inline_serializer("DeliveryError", {"error": serializers.CharField(), "detail": serializers.CharField()})
-NOT_DISPATCHED = inline_serializer("DeliveryNotDispatched", {
-    "error": serializers.CharField(), "detail": serializers.CharField(),
-    "status": serializers.ChoiceField(choices=OrderStatus.choices, required=False,
-                                      help_text="With `order_not_dispatched` only.")})
+class NotDispatchedOut(ErrorOut):
+    status = serializers.ChoiceField(choices=OrderStatus.choices, required=False,
+                                     help_text="With `order_not_dispatched` only: where the order is.")
 
 
 class OrderDeliveryApi(APIView):
@@ -100,14 +99,22 @@ class OrderDeliveryApi(APIView):
         parameters=[OpenApiParameter("token", str, description="The order's own tracking token (customers).")],
         responses={
             200: DeliveryStateOut,
-            400: OpenApiResponse(NOT_DISPATCHED, description="`invalid_order_id`, or `order_not_dispatched` "
+            400: OpenApiResponse(NotDispatchedOut, description="`invalid_order_id`, or `order_not_dispatched` "
                                                              "(with the order's `status`)."),
-            401: OpenApiResponse(ERROR, description="No session, API token or tracking token."),
-            403: OpenApiResponse(ERROR, description="The tracking token belongs to another order."),
-            404: OpenApiResponse(ERROR, description="`order_not_found`."),
+            401: OpenApiResponse(ErrorOut, description="No session, API token or tracking token."),
+            403: OpenApiResponse(ErrorOut, description="The tracking token belongs to another order."),
+            404: OpenApiResponse(ErrorOut, description="`order_not_found`."),
         },
     )
     def get(self, request: Request, order_id: str) -> Response:
         pk = parse_order_id(order_id)  # before anything reaches the database
         check_order_access(request, pk)
-        return Response(delivery_state(pk))
+        order_doc, driver_doc, source = order_and_driver_documents_get(pk)
+        if order_doc is None:
+            raise ApiError("order_not_found", "No order with that id.", status_code=404)
+        if not has_delivery(order_doc):
+            raise ApiError("order_not_dispatched",
+                           f"Order {order_doc['code']} has no driver yet; it is {order_doc['status']}.",
+                           status=order_doc["status"])
+        state = build_state(order_doc, driver_doc, source=source, now=timezone.now())
+        return Response(represent(DeliveryStateOut, state))

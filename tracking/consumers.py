@@ -7,8 +7,8 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
+from pizzadelivery.infra.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
 from pizzadelivery.tokens import order_id_from_token
-from pizzadelivery.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
 from tracking.selectors import order_exists
 
 SOCKET_KIND = "tracker"

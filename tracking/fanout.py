@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from events.publisher import PublishedBatch
-from pizzadelivery.group_sends import group_send_all
+from pizzadelivery.infra.group_sends import group_send_all
 from tracking.consumers import FRAGMENT_MESSAGE, tracker_group
 from tracking.fragments import render_live
 from tracking.selectors import tracker_snapshot

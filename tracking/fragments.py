@@ -8,11 +8,10 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 
-from pizzadelivery.models import OrderStatus
+from pizzadelivery.lifecycle import KITCHEN_AT_WORK, OrderStatus
 from tracking.selectors import TrackerSnapshot
 
 LIVE_TEMPLATE = "tracking/live.html"
-KITCHEN_AT_WORK = (OrderStatus.CONFIRMED, OrderStatus.PREPARING)
 
 
 def _dt(value: str | None) -> datetime | None:

@@ -17,20 +17,18 @@ from django.utils.dateparse import parse_datetime
 
 from events.selectors import event_list
 from pizzadelivery import eta
-from pizzadelivery.errors import ApiError
-from pizzadelivery.models import Order, OrderStatus, Restaurant
-from pizzadelivery.selectors import order_and_driver_documents_get, order_document_get
+from pizzadelivery.lifecycle import ON_THE_ROAD, STEPS, OrderStatus
+from pizzadelivery.mirror.documents import DriverDocument, OrderDocument
+from pizzadelivery.mirror.readers import order_and_driver_documents_get, order_document_get
+from pizzadelivery.models import Restaurant
 from tracking import maps
 
-# The stepper, in lifecycle order. The kitchen and delivery tracks interleave (a driver may be
-# sent while the pizza is in the oven), so "reached" is per step, not "everything before".
-STEP_KEYS = ["placed", "confirmed", "preparing", "ready", "dispatched", "out_for_delivery", "delivered"]
-ON_THE_ROAD = ("dispatched", "out_for_delivery")
 ORDER_KEYS = ("id", "code", "status", "restaurant", "items", "total", "delivery_address")
 # Most recent positions drawn as the path travelled; older ones add nothing visible.
 MAX_PATH_POINTS = 400
 # The out-for-delivery step never shows complete before the handover: the last metres take time.
 MAX_LEG_FRACTION = 0.95
+DEFAULT_PREP_MINUTES = Restaurant._meta.get_field("prep_minutes").get_default()
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -45,12 +43,12 @@ def _lat_lng(place: dict[str, Any]) -> tuple[float, float]:
     return float(place["lat"]), float(place["lng"])
 
 
-def has_delivery(order_doc: dict[str, Any]) -> bool:
+def has_delivery(order_doc: OrderDocument) -> bool:
     """A driver was sent at some point (dispatched, out, delivered, or cancelled after dispatch)."""
     return bool(order_doc["timestamps"].get("dispatched"))
 
 
-def driver_position(order_doc: dict[str, Any], driver_doc: dict[str, Any] | None) -> tuple[float, float] | None:
+def driver_position(order_doc: OrderDocument, driver_doc: DriverDocument | None) -> tuple[float, float] | None:
     """Where the driver is, shared only while this order is on the road: a customer's link must
     not follow the driver on to the next customer."""
     if order_doc["status"] not in ON_THE_ROAD or not driver_doc or not driver_doc.get("location"):
@@ -58,22 +56,18 @@ def driver_position(order_doc: dict[str, Any], driver_doc: dict[str, Any] | None
     return _lat_lng(driver_doc["location"])
 
 
-def _order_stub(order_doc: dict[str, Any]) -> Order:
-    """An unsaved Order carrying what ``eta.estimate_arrival`` reads, built from the document."""
-    prep_default = Restaurant._meta.get_field("prep_minutes").get_default()
-    place = order_doc["restaurant"]
-    restaurant = Restaurant(lat=place["location"]["lat"], lng=place["location"]["lng"],
-                            prep_minutes=place.get("prep_minutes") or prep_default)
-    stamps = order_doc["timestamps"]
-    return Order(restaurant=restaurant, kitchen_status=order_doc["kitchen_status"],
-                 delivery_status=order_doc.get("delivery_status") or "",
-                 delivery_lat=order_doc["delivery_address"]["lat"],
-                 delivery_lng=order_doc["delivery_address"]["lng"],
-                 **{f"{stage}_at": _dt(stamps.get(stage)) for stage in
-                    ("placed", "confirmed", "preparing", "ready")})
+def _trip(order_doc: OrderDocument) -> eta.Trip:
+    """What the ETA depends on, read from the order's document."""
+    place, stamps = order_doc["restaurant"], order_doc["timestamps"]
+    return eta.Trip(shop=_lat_lng(place["location"]), destination=_lat_lng(order_doc["delivery_address"]),
+                    prep_minutes=place.get("prep_minutes") or DEFAULT_PREP_MINUTES,
+                    kitchen_status=order_doc["kitchen_status"], delivery_status=order_doc.get("delivery_status") or "",
+                    placed_at=_dt(stamps.get("placed")) or _dt(order_doc["created_at"]),
+                    confirmed_at=_dt(stamps.get("confirmed")), preparing_at=_dt(stamps.get("preparing")),
+                    ready_at=_dt(stamps.get("ready")))
 
 
-def estimated_arrival(order_doc: dict[str, Any], position: tuple[float, float] | None, *,
+def estimated_arrival(order_doc: OrderDocument, position: tuple[float, float] | None, *,
                       now: datetime) -> datetime | None:
     """The ETA the services recorded (recomputed on every move), or, before a driver is sent,
     what the kitchen time and the distance suggest. None once there is nothing to wait for."""
@@ -83,11 +77,10 @@ def estimated_arrival(order_doc: dict[str, Any], position: tuple[float, float] |
     recorded = _dt(order_doc["eta"].get("estimated_arrival"))
     if recorded is not None or status == OrderStatus.DELIVERED:
         return recorded
-    lat, lng = position if position else (None, None)
-    return eta.estimate_arrival(_order_stub(order_doc), now=now, driver_lat=lat, driver_lng=lng)
+    return eta.estimate_arrival(_trip(order_doc), now=now, driver=position)
 
 
-def eta_block(order_doc: dict[str, Any], arrival: datetime | None, *, now: datetime) -> dict[str, Any]:
+def eta_block(order_doc: OrderDocument, arrival: datetime | None, *, now: datetime) -> dict[str, Any]:
     seconds = None if arrival is None else max(0, round((arrival - now).total_seconds()))
     if order_doc["status"] == OrderStatus.DELIVERED:
         seconds = 0
@@ -106,7 +99,7 @@ def eta_block(order_doc: dict[str, Any], arrival: datetime | None, *, now: datet
     return block
 
 
-def remaining_distance_m(order_doc: dict[str, Any], position: tuple[float, float] | None) -> int | None:
+def remaining_distance_m(order_doc: OrderDocument, position: tuple[float, float] | None) -> int | None:
     """Road metres the pizza still has to travel (via the shop while the driver heads there)."""
     status = order_doc["status"]
     if status == OrderStatus.CANCELLED:
@@ -123,13 +116,13 @@ def remaining_distance_m(order_doc: dict[str, Any], position: tuple[float, float
     return round(leg)
 
 
-def progress_block(order_doc: dict[str, Any], distance_m: int | None) -> dict[str, Any]:
+def progress_block(order_doc: OrderDocument, distance_m: int | None) -> dict[str, Any]:
     stamps = order_doc["timestamps"]
     steps = [{"key": key, "label": OrderStatus(key).label, "reached": bool(stamps.get(key)),
-              "reached_at": stamps.get(key)} for key in STEP_KEYS]
+              "reached_at": stamps.get(key)} for key in STEPS]
     status = order_doc["status"]
-    if status in STEP_KEYS:
-        current = STEP_KEYS.index(status)
+    if status in STEPS:
+        current = STEPS.index(status)
     else:  # cancelled: where it stopped
         current = max((i for i, step in enumerate(steps) if step["reached"]), default=0)
     fraction = 0.0
@@ -137,11 +130,11 @@ def progress_block(order_doc: dict[str, Any], distance_m: int | None) -> dict[st
         leg = eta.road_m(*_lat_lng(order_doc["restaurant"]["location"]), *_lat_lng(order_doc["delivery_address"]))
         if leg > 0:
             fraction = min(MAX_LEG_FRACTION, max(0.0, 1 - distance_m / leg))
-    percent = round(100 * (current + fraction) / (len(STEP_KEYS) - 1))
+    percent = round(100 * (current + fraction) / (len(STEPS) - 1))
     return {"steps": steps, "current_step": current, "percent": percent, "distance_remaining_m": distance_m}
 
 
-def is_arriving(order_doc: dict[str, Any], position: tuple[float, float] | None,
+def is_arriving(order_doc: OrderDocument, position: tuple[float, float] | None,
                 seconds_remaining: int | None) -> bool:
     """About a minute away: judged from the driver's position when known (a late ETA running
     out does not make a stuck driver "arriving"), else from the ETA."""
@@ -153,7 +146,7 @@ def is_arriving(order_doc: dict[str, Any], position: tuple[float, float] | None,
     return seconds_remaining is not None and seconds_remaining <= eta.ARRIVING_SECONDS
 
 
-def driver_block(order_doc: dict[str, Any], driver_doc: dict[str, Any] | None) -> dict[str, Any] | None:
+def driver_block(order_doc: OrderDocument, driver_doc: DriverDocument | None) -> dict[str, Any] | None:
     if not driver_doc or not has_delivery(order_doc):
         return None
     location = None
@@ -164,7 +157,7 @@ def driver_block(order_doc: dict[str, Any], driver_doc: dict[str, Any] | None) -
             "location": location}
 
 
-def build_state(order_doc: dict[str, Any], driver_doc: dict[str, Any] | None, *, source: str,
+def build_state(order_doc: OrderDocument, driver_doc: DriverDocument | None, *, source: str,
                 now: datetime) -> dict[str, Any]:
     """The delivery state of any order (the API serves it once a driver was sent)."""
     position = driver_position(order_doc, driver_doc)
@@ -190,18 +183,6 @@ def build_state(order_doc: dict[str, Any], driver_doc: dict[str, Any] | None, *,
 
 
 
-def delivery_state(order_id: uuid.UUID) -> dict[str, Any]:
-    """``GET /api/orders/{id}/delivery``: 404 for an unknown order, 400 before a driver is sent."""
-    order_doc, driver_doc, source = order_and_driver_documents_get(order_id)
-    if order_doc is None:
-        raise ApiError("order_not_found", "No order with that id.", status_code=404)
-    if not has_delivery(order_doc):
-        raise ApiError("order_not_dispatched",
-                       f"Order {order_doc['code']} has no driver yet; it is {order_doc['status']}.",
-                       status=order_doc["status"])
-    return build_state(order_doc, driver_doc, source=source, now=timezone.now())
-
-
 def travelled_path(order_id: uuid.UUID) -> list[tuple[float, float]]:
     """The driver's reported positions while on this order, oldest first."""
     recent = (event_list(order_id=order_id, types=["driver.location_updated"])
@@ -213,8 +194,8 @@ def travelled_path(order_id: uuid.UUID) -> list[tuple[float, float]]:
 class TrackerSnapshot:
     """Everything the tracker page shows of one order at one moment."""
 
-    order: dict[str, Any]          # the order document
-    driver: dict[str, Any] | None  # the driver document (for the vehicle's label)
+    order: OrderDocument
+    driver: DriverDocument | None  # for the vehicle's label
     state: dict[str, Any]          # build_state(), for every status
     route: maps.RouteMap
     generated_at: datetime

@@ -23,7 +23,7 @@ TINY = ["--orders", "300", "--drivers", "20", "--layouts", "granian", "--layers"
 
 def test_bench_runs_every_stage_and_writes_its_results(tmp_path: Path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pizzadelivery.settings"}
-    done = subprocess.run([sys.executable, "manage.py", "bench", *TINY, "--var-dir", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "bench", *TINY, "--var-dir", str(tmp_path)],
                           cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=170, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "| target | measured | met |" in done.stdout  # the markdown table was printed

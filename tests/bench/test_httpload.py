@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pizzadelivery.bench import httpload
-from pizzadelivery.bench.stats import percentile, summarize_ms
+from bench import httpload
+from bench.stats import percentile, summarize_ms
 
 STALL_SECONDS = 0.5
 

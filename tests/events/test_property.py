@@ -7,14 +7,15 @@ from collections import Counter
 
 import pytest
 from django.db import DatabaseError
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from events.models import Batch, Event
-from events.publisher import rebuild_mirror, stream_key
+from events.publisher import rebuild_projections, stream_key
 from events.relay import relay_once
 from events.services import batch
+from pizzadelivery.infra.redis import get_redis
 from pizzadelivery.models import Customer, Driver
-from pizzadelivery.redis import get_redis
 from tests import factories
 from tests.mirror_check import mirror_differences
 
@@ -65,7 +66,7 @@ def test_faults_at_any_step_never_leave_a_partial_batch(plan, own_redis, failing
         own_redis.start()
     get_redis().flushdb()
     drivers = [factories.driver() for _ in range(4)]
-    rebuild_mirror()
+    rebuild_projections()
     expected_sizes: list[int] = []
     for size, fault, step in plan:
         if fault == "redis_down":

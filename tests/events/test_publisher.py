@@ -11,11 +11,11 @@ import pytest
 from django.conf import settings
 
 from events.models import Batch, Event
-from events.publisher import last_stream_seq, publish_pending, rebuild_mirror, stream_key
+from events.publisher import last_stream_seq, publish_pending, rebuild_projections, stream_key
 from events.relay import relay_once
 from pizzadelivery import services
-from pizzadelivery.redis import get_redis
-from pizzadelivery.selectors import order_key
+from pizzadelivery.infra.redis import get_redis
+from pizzadelivery.mirror import keys
 from tests import factories
 from tests.mirror_check import mirror_differences
 
@@ -33,7 +33,7 @@ def _db_seqs(**filters: object) -> list[int]:
 def test_a_batch_reaches_redis_as_one_multi_exec(own_redis) -> None:
     order = factories.order_at("confirmed")
     factories.driver()
-    rebuild_mirror()
+    rebuild_projections()
     monitor_client = get_redis().__class__.from_url(own_redis.url, decode_responses=True)
     seen: list[str] = []
     ready = threading.Event()
@@ -49,7 +49,9 @@ def test_a_batch_reaches_redis_as_one_multi_exec(own_redis) -> None:
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     ready.wait(5)
-    time.sleep(0.1)
+    deadline = time.monotonic() + 5
+    while "PING" not in seen and time.monotonic() < deadline:  # the monitor sees commands now
+        get_redis().ping()
     services.order_transition(order_id=order.id, to="dispatched")
     watcher.join(5)
     verbs = [command.split(" ", 1)[0].upper() for command in seen]
@@ -63,10 +65,10 @@ def test_a_batch_reaches_redis_as_one_multi_exec(own_redis) -> None:
 
 def test_a_key_of_the_wrong_type_is_replaced_inside_the_same_transaction(mirror, redis_client) -> None:
     order = factories.order()
-    redis_client.set(order_key(str(order.id)), "not a hash")
+    redis_client.set(keys.order(order.id), "not a hash")
     services.order_transition(order_id=order.id, to="confirmed")
-    assert redis_client.type(order_key(str(order.id))) == "hash"
-    assert redis_client.hget(order_key(str(order.id)), "status") == "confirmed"
+    assert redis_client.type(keys.order(order.id)) == "hash"
+    assert redis_client.hget(keys.order(order.id), "status") == "confirmed"
     assert _stream_seqs() == _db_seqs()
     assert mirror_differences() == []
 
@@ -84,7 +86,7 @@ def test_a_replay_after_a_crash_between_exec_and_marking_adds_nothing(mirror) ->
 
 def test_redis_stopped_before_publish_then_started_publishes_each_batch_once_in_order(own_redis) -> None:
     order = factories.order()
-    rebuild_mirror()
+    rebuild_projections()
     own_redis.stop()
     services.order_transition(order_id=order.id, to="confirmed")  # acknowledged while Redis is down
     services.order_transition(order_id=order.id, to="preparing")
@@ -96,14 +98,14 @@ def test_redis_stopped_before_publish_then_started_publishes_each_batch_once_in_
     assert not Batch.objects.filter(published_at__isnull=True).exists()
     assert _stream_seqs() == _db_seqs(batch_id__in=pending)
     assert mirror_differences() == []
-    assert get_redis().hget(order_key(str(second.id)), "status") == "placed"
+    assert get_redis().hget(keys.order(second.id), "status") == "placed"
     relay_once()
     assert _stream_seqs() == _db_seqs(batch_id__in=pending)  # a second pass duplicates nothing
 
 
 def test_redis_killed_between_two_batches(own_redis) -> None:
     order = factories.order()
-    rebuild_mirror()
+    rebuild_projections()
     services.order_transition(order_id=order.id, to="confirmed")
     own_redis.kill()
     services.order_transition(order_id=order.id, to="preparing")
@@ -112,7 +114,7 @@ def test_redis_killed_between_two_batches(own_redis) -> None:
     relay_once()
     assert _stream_seqs() == _db_seqs(batch_id=late.id)
     assert mirror_differences() == []
-    assert get_redis().hget(order_key(str(order.id)), "status") == "preparing"
+    assert get_redis().hget(keys.order(order.id), "status") == "preparing"
 
 
 def test_mirror_equals_database_after_each_change_and_after_flushall_rebuild(mirror, redis_client) -> None:
@@ -181,7 +183,7 @@ def test_a_request_leaves_a_long_backlog_to_the_relay(own_redis) -> None:
     from events.services import REQUEST_BACKLOG_LIMIT
 
     order = factories.order()
-    rebuild_mirror()
+    rebuild_projections()
     own_redis.stop()
     for _ in range(REQUEST_BACKLOG_LIMIT + 1):
         services.driver_set_status(driver_id=factories.driver().id, status="offline")
@@ -197,13 +199,13 @@ def test_contention_on_one_batch_still_marks_and_fans_out_the_batches_before_it(
     from events import publisher
 
     first, second = factories.order(), factories.order()
-    rebuild_mirror()
+    rebuild_projections()
     own_redis.stop()
     services.order_transition(order_id=first.id, to="confirmed")
     services.order_transition(order_id=second.id, to="confirmed")
     first_batch, second_batch = Batch.objects.filter(published_at__isnull=True).order_by("id")
     own_redis.start()
-    rebuild_mirror()
+    rebuild_projections()
     fanned_out: list[int] = []
     monkeypatch.setattr(publisher, "_fanouts", [lambda batch: fanned_out.append(batch.id)])
     monkeypatch.setattr(publisher, "FANOUT_MAX_AGE", publisher.FANOUT_MAX_AGE * 1000)
@@ -214,8 +216,8 @@ def test_contention_on_one_batch_still_marks_and_fans_out_the_batches_before_it(
     wrong_types = publisher._wrong_types
 
     def contended(client, writes):
-        if order_key(str(second.id)) in writes.key_types:
-            rival.hset(order_key(str(second.id)), "status", "confirmed")
+        if keys.order(second.id) in writes.key_types:
+            rival.hset(keys.order(second.id), "status", "confirmed")
         return wrong_types(client, writes)
 
     monkeypatch.setattr(publisher, "_wrong_types", contended)

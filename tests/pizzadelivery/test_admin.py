@@ -290,7 +290,7 @@ def test_editing_a_driver_changes_the_profile_only(boss: Client) -> None:
 
 
 def test_a_profile_edit_reaches_the_mirror_and_the_drivers_order_at_once(boss: Client, mirror) -> None:
-    from pizzadelivery.selectors import driver_document_get
+    from pizzadelivery.mirror.readers import driver_document_get
 
     order = factories.order_at("dispatched")
     driver = order.driver

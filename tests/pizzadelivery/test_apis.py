@@ -1,4 +1,4 @@
-"""The marketplace API: status codes and bodies of every operation, as DESIGN.md fixes them."""
+"""The marketplace API: status codes and bodies of every operation, as the public contract fixes them."""
 from __future__ import annotations
 
 import uuid

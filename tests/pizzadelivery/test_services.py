@@ -7,7 +7,7 @@ from django.db import connection
 
 from events.models import Event
 from pizzadelivery import services
-from pizzadelivery.errors import DomainError
+from pizzadelivery.infra.errors import DomainError
 from pizzadelivery.models import Driver, Order
 from pizzadelivery.services import InvalidTransition
 from tests import factories
@@ -93,9 +93,9 @@ def test_dispatch_without_driver_picks_the_nearest_available() -> None:
     near = factories.driver(lat=52.5205, lng=13.4055)
     factories.driver(lat=52.5201, lng=13.4051, status="offline")
     order = factories.order_at("confirmed", restaurant_obj=restaurant)
-    from events.publisher import rebuild_mirror
+    from events.publisher import rebuild_projections
 
-    rebuild_mirror()
+    rebuild_projections()
     moved = services.order_transition(order_id=order.id, to="dispatched")
     assert moved.driver_id == near.id
     assert Driver.objects.get(pk=near.id).status == "busy"

@@ -14,8 +14,8 @@ from collections import Counter
 
 import pytest
 
-from events.publisher import rebuild_mirror
-from pizzadelivery.demo import DISTRICTS
+from events.publisher import rebuild_projections
+from pizzadelivery.geocoding import DISTRICTS
 from pizzadelivery.models import Order
 from pizzadelivery.tokens import order_id_from_token
 from tests import factories
@@ -98,7 +98,7 @@ def test_customers_order_and_track_under_load_without_errors(stack) -> None:
     item = factories.menu_item(restaurant)
     for offset in range(20):
         factories.driver(lat=52.50 + offset * 0.003, lng=13.38 + offset * 0.003)
-    rebuild_mirror()
+    rebuild_projections()
     server = stack.server(wsgi=True)  # HTTP the production way: granian, 2 workers x 2 threads
     stack.relay()
     stack.simulator("--speedup", "10", "--orders-per-minute", "0")

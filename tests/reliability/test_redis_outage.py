@@ -14,9 +14,10 @@ from collections import Counter
 import pytest
 
 from events.models import Batch, Event
-from events.publisher import rebuild_mirror, stream_key
+from events.publisher import rebuild_projections, stream_key
+from pizzadelivery.infra.redis import get_redis
+from pizzadelivery.mirror import keys
 from pizzadelivery.models import Order
-from pizzadelivery.redis import get_redis
 from pizzadelivery.tokens import tracking_token_for
 from tests import factories
 from tests.mirror_check import mirror_differences
@@ -74,7 +75,7 @@ def test_redis_outage_under_load_loses_nothing(stack, token, own_redis) -> None:
     for offset in range(6):
         factories.driver(lat=52.52 + offset * 0.002, lng=13.40 + offset * 0.002)
     tracked = factories.order_at("dispatched", restaurant_obj=restaurant)
-    rebuild_mirror()
+    rebuild_projections()
     server = stack.server()
     stack.relay()
     stack.simulator("--speedup", "20", "--orders-per-minute", "0")
@@ -93,7 +94,7 @@ def test_redis_outage_under_load_loses_nothing(stack, token, own_redis) -> None:
     pending_at_restart = Batch.objects.filter(published_at__isnull=True).count()
     own_redis.start()  # empty: this Redis keeps nothing
     deadline = time.monotonic() + 40  # recovery happens under the same traffic
-    while time.monotonic() < deadline and not (get_redis().exists("pd:mirror:ready")
+    while time.monotonic() < deadline and not (get_redis().exists(keys.ready())
                                                and not Batch.objects.filter(published_at__isnull=True).exists()):
         time.sleep(0.2)
     time.sleep(2)

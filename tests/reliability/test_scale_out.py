@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 import websockets
 
-from events.publisher import rebuild_mirror
+from events.publisher import rebuild_projections
 from pizzadelivery.tokens import tracking_token_for
 from tests import factories
 
@@ -33,7 +33,7 @@ async def _first_push_after(socket_url: str, origin: str, write) -> str:
 def test_a_write_on_one_server_reaches_a_socket_on_the_other(stack, token) -> None:
     driver = factories.driver()
     order = factories.order_at("dispatched", driver_obj=driver)
-    rebuild_mirror()
+    rebuild_projections()
     first, second = stack.server(), stack.server()
     stack.relay()
     socket_url = f"ws://127.0.0.1:{second.port}/ws/track/{tracking_token_for(order.id)}/"

@@ -8,29 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from events.publisher import rebuild_mirror
+from events.publisher import rebuild_projections
 from pizzadelivery import services
 from pizzadelivery.models import Driver, Order
 from tests import factories
+from tests.clock import Clock
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-class Clock:
-    """Stands in for ``django.utils.timezone.now`` so stage timestamps are known exactly."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @dataclass
@@ -67,7 +51,7 @@ def known_dataset(transactional_db, settings, monkeypatch) -> Dataset:
     shop = factories.restaurant()
     drivers = {name: factories.driver(name=f"Driver {name}") for name in ("Y", "A", "B", "C", "D", "spare")}
     drivers["off"] = factories.driver(name="Driver off", status="offline")
-    rebuild_mirror()  # the mirror is ready, as after a deploy; everything after arrives by publishing
+    rebuild_projections()  # the mirror is ready, as after a deploy; everything after arrives by publishing
     data = Dataset(now=datetime(2025, 3, 14, 1, 30, tzinfo=BERLIN), drivers=drivers)
 
     data.orders["Y"] = _deliver(clock, factories.order(restaurant_obj=shop), drivers["Y"], early_or_late_s=0)

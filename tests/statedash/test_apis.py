@@ -9,7 +9,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from pizzadelivery.models import OrderStatus
+from pizzadelivery.lifecycle import OrderStatus
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -84,28 +84,29 @@ def test_staff_session_and_integrator_token_get_in(staff, transactional_db) -> N
     assert client.get("/api/state").status_code == 200
 
 
-def test_cached_for_the_configured_seconds(api, mirror, settings) -> None:
+def test_cached_for_the_configured_seconds(api, mirror, settings, clock) -> None:
     settings.STATE_CACHE_SECONDS = 1
     first = api.get("/api/state").json()
     factories.order()  # a change inside the cache period is not seen yet...
     second = api.get("/api/state").json()
     assert second["generated_at"] == first["generated_at"]
     assert second["stats"]["total_orders"] == first["stats"]["total_orders"]
-    time.sleep(1.1)
+    clock.advance(seconds=1.1)
     third = api.get("/api/state").json()  # ...and is after it
     assert third["generated_at"] > first["generated_at"]
     assert third["stats"]["total_orders"] == first["stats"]["total_orders"] + 1
 
 
-def test_a_stale_state_is_answered_at_once_while_another_caller_recomputes_it(api, mirror, settings) -> None:
+def test_a_stale_state_is_answered_at_once_while_another_caller_recomputes_it(api, mirror, settings,
+                                                                             clock) -> None:
     from django.core.cache import caches
 
-    from statedash.selectors import STATE_CACHE_KEY
+    from statedash.state_cache import STATE_CACHE_KEY
 
     settings.STATE_CACHE_SECONDS = 1
     first = api.get("/api/state").json()
     factories.order()
-    time.sleep(1.1)
+    clock.advance(seconds=1.1)
     recomputing = caches["default"].lock(f"{STATE_CACHE_KEY}:lock", timeout=10)
     assert recomputing.acquire(blocking=False)  # another process is computing the state
     try:
@@ -163,9 +164,9 @@ def test_computed_once_however_many_ask_at_once(staff, mirror, settings) -> None
 
 
 def test_redis_stopped_answers_from_the_database_and_stays_rate_limited(own_redis, api, settings) -> None:
-    from events.publisher import rebuild_mirror
+    from events.publisher import rebuild_projections
 
-    rebuild_mirror()
+    rebuild_projections()
     _dataset()
     assert api.get("/api/state").json()["source"] == "redis"
     settings.STATE_RATE_LIMIT = "3/m"
@@ -191,7 +192,6 @@ def test_redis_stopped_answers_from_the_database_and_stays_rate_limited(own_redi
 
     own_redis.start()  # Redis is back, empty: until the relay rebuilds the mirror, the database answers
     settings.STATE_RATE_LIMIT = "600/m"
-    time.sleep(0.1)
     assert api.get("/api/state").status_code == 200
 
 

@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Page, expect
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from playwright.sync_api import Page, expect
 from rest_framework.authtoken.models import Token
 
-from events.publisher import rebuild_mirror
+from events.publisher import rebuild_projections
 from pizzadelivery import services
 from tests import factories
 from tests.conftest import LiveServer
@@ -120,7 +120,7 @@ def test_stats_and_feed_change_without_a_reload(page: Page, live, staff, mirror)
 
 
 def test_dashboard_stays_true_while_redis_restarts(page: Page, own_redis, staff) -> None:
-    rebuild_mirror()
+    rebuild_projections()
     _in_thread(factories.order)
     server = LiveServer(extra_env={"REDIS_URL": own_redis.url}).start()
     frames: list[str] = []

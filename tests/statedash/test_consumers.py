@@ -13,7 +13,7 @@ from django.db import connections
 from django.test import Client
 
 from pizzadelivery.asgi import application
-from pizzadelivery.ws import open_socket_counts
+from pizzadelivery.infra.ws import open_socket_counts
 from tests import factories
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_worker_connections")]

@@ -5,7 +5,7 @@ import pytest
 from events.models import Batch
 from events.publisher import load_batches
 from pizzadelivery import services
-from pizzadelivery.redis import key
+from pizzadelivery.infra.redis import key
 from statedash import fanout
 from tests import factories
 

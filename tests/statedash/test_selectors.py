@@ -4,8 +4,8 @@ from statistics import fmean
 
 import pytest
 
-from events.publisher import mirror_ready_key
-from pizzadelivery.models import OrderStatus
+from pizzadelivery.lifecycle import OrderStatus
+from pizzadelivery.mirror import keys
 from statedash.selectors import ORDERS_PER_STATUS, system_state, waiting_orders
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,7 +71,7 @@ def test_mirror_and_database_give_the_same_numbers(known_dataset) -> None:
 
 def test_database_answers_while_the_mirror_is_not_ready(known_dataset, redis_client) -> None:
     expected = system_state(now=known_dataset.now)
-    redis_client.delete(mirror_ready_key())  # Redis restarted empty; the relay has not rebuilt it yet
+    redis_client.delete(keys.ready())  # Redis restarted empty; the relay has not rebuilt it yet
     state = system_state(now=known_dataset.now)
     assert state["source"] == "database"
     assert state["health"]["redis"]["status"] == "degraded"
@@ -103,5 +103,5 @@ def test_waiting_orders_oldest_first_from_either_path(known_dataset, redis_clien
     from_redis = waiting_orders(limit=8)
     assert [o["code"] for o in from_redis] == expected
     assert [o["code"] for o in waiting_orders(limit=2)] == expected[:2]
-    redis_client.delete(mirror_ready_key())
+    redis_client.delete(keys.ready())
     assert waiting_orders(limit=8) == from_redis

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from django.contrib.auth.models import User
@@ -49,7 +48,7 @@ def test_dashboard_page_shows_every_panel(staff_client, mirror) -> None:
     assert {v.split(":")[0] for v in _versions(html)} == {*fragments.LIVE, "feed", "seq"}
 
 
-def test_poll_sends_only_what_changed(staff_client, mirror) -> None:
+def test_poll_sends_only_what_changed(staff_client, mirror, clock) -> None:
     factories.order()
     page = staff_client.get("/dashboard/").content.decode()
     shown = _versions(page)
@@ -60,7 +59,7 @@ def test_poll_sends_only_what_changed(staff_client, mirror) -> None:
     assert 'id="feed-list"' not in unchanged
 
     order = factories.order()  # a new event: the next poll recomputes and sends the changes...
-    time.sleep(fragments.SNAPSHOT_MIN_AGE)  # ...once the snapshot is older than a burst's allowance
+    clock.advance(seconds=fragments.SNAPSHOT_MIN_AGE)  # ...once the snapshot is older than a burst's allowance
     changed = staff_client.get("/dashboard/live/", {"v": shown}).content.decode()
     assert 'id="dash-stats"' in changed and 'id="dash-chart"' in changed and 'id="dash-queue"' in changed
     assert 'id="dash-health"' not in changed

@@ -9,8 +9,9 @@ from django.core.cache import caches
 from django.db import connection
 
 from events.relay import run_forever
-from statedash import selectors
-from statedash.selectors import STATE_CACHE_KEY, keep_state_warm
+from statedash import warmup
+from statedash.state_cache import STATE_CACHE_KEY
+from statedash.warmup import keep_state_warm
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _forget_noting(monkeypatch) -> None:
     # Each process renews the "wanted" key at most every 10 s; Redis is emptied between tests.
-    monkeypatch.setattr(selectors, "_wanted_noted_at", float("-inf"))
+    monkeypatch.setattr(warmup, "_wanted_noted_at", float("-inf"))
 
 
 def _cached_fresh_until() -> float | None:
@@ -32,20 +33,20 @@ def test_nothing_is_computed_while_nobody_asks(mirror) -> None:
     assert _cached_fresh_until() is None
 
 
-def test_recomputed_shortly_before_it_goes_stale_and_served_fresh(api, mirror, settings) -> None:
+def test_recomputed_shortly_before_it_goes_stale_and_served_fresh(api, mirror, settings, clock) -> None:
     settings.STATE_CACHE_SECONDS = 2
     first = api.get("/api/state").json()
     computed = _cached_fresh_until()
     keep_state_warm()
     assert _cached_fresh_until() == computed  # fresh for ~2 s more: nothing to do yet
     factories.order()
-    time.sleep(0.7)  # now under 1.5 s from stale
+    clock.advance(seconds=0.7)  # now under 1.5 s from stale
     keep_state_warm()
     assert _cached_fresh_until() > computed
     answer = api.get("/api/state").json()
     assert answer["generated_at"] > first["generated_at"]  # the warmed state, not a request's own
     assert answer["stats"]["total_orders"] == first["stats"]["total_orders"] + 1
-    assert _cached_fresh_until() - time.time() > 1.0
+    assert _cached_fresh_until() - clock().timestamp() > 1.0
 
 
 def test_the_relay_loop_runs_it(api, mirror, settings) -> None:

@@ -19,8 +19,11 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from pizzadelivery.models import Driver, MenuItem, Order, OrderStatus, Restaurant
-from pizzadelivery.redis import get_redis, key
+from events.publisher import stream_key
+from pizzadelivery.infra.redis import get_redis
+from pizzadelivery.lifecycle import OrderStatus
+from pizzadelivery.mirror import keys
+from pizzadelivery.models import Driver, MenuItem, Order, Restaurant
 from pizzadelivery.tokens import tracking_token_for
 from tests import factories
 
@@ -124,7 +127,7 @@ def redis_state() -> dict[str, Any]:
     readers = {"hash": client.hgetall, "set": lambda k: sorted(client.smembers(k)), "string": client.get,
                "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
                "stream": lambda k: (client.xlen(k), client.xrevrange(k, count=1))}
-    names = [*client.scan_iter(match=key("m", "*")), key("events"), key("mirror", "ready")]
+    names = [*client.scan_iter(match=f"{keys.prefix()}*"), stream_key(), keys.ready()]
     return {name: readers[client.type(name)](name) for name in names if client.exists(name)}
 
 

@@ -59,7 +59,7 @@ def encode(raw: str | bytes) -> str:
     return quote(raw, safe="")
 
 
-def send(client: Client, method: str, path: str, body: Any = None, content_type: str = "application/json"
+def send(client: APIClient, method: str, path: str, body: Any = None, content_type: str = "application/json"
          ) -> HttpResponse:
     if method == "GET":
         return client.get(path)

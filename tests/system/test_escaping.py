@@ -19,9 +19,9 @@ from django.utils.html import escape
 from events.models import Event
 from pizzadelivery import services
 from pizzadelivery.asgi import application
+from pizzadelivery.infra.ws import open_socket_counts
 from pizzadelivery.models import Driver, MenuItem, Order, Restaurant
 from pizzadelivery.tokens import tracking_token_for
-from pizzadelivery.ws import open_socket_counts
 from tests import factories
 from tests.system.conftest import ORIGIN, session_cookie
 

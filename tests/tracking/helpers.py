@@ -36,3 +36,15 @@ def between(a: tuple[float, float], b: tuple[float, float], fraction: float) -> 
 
 def token(order: Order) -> str:
     return tracking_token_for(order.id)
+
+
+def delivery_state(order_id):
+    """The delivery state, read the way the delivery API reads it (mirror first)."""
+    from django.utils import timezone
+
+    from pizzadelivery.mirror.readers import order_and_driver_documents_get
+    from tracking.selectors import build_state
+
+    order_doc, driver_doc, source = order_and_driver_documents_get(order_id)
+    assert order_doc is not None, f"no order {order_id}"
+    return build_state(order_doc, driver_doc, source=source, now=timezone.now())

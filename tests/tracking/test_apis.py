@@ -335,11 +335,11 @@ def test_a_redis_that_forgot_the_script_is_sent_it_again(anon, mirror, redis_cli
 
 
 def test_a_driver_missing_from_the_mirror_is_read_from_the_database(anon, mirror, redis_client):
-    from pizzadelivery.selectors import driver_key
+    from pizzadelivery.mirror import keys
 
     order, driver = ready_then_dispatched()
     move(driver, 52.5214, 13.4057)
-    redis_client.delete(driver_key(driver.id))
+    redis_client.delete(keys.driver(driver.id))
 
     body = anon.get(url(order.id), {"token": token(order)}).json()
 
@@ -348,9 +348,9 @@ def test_a_driver_missing_from_the_mirror_is_read_from_the_database(anon, mirror
 
 
 def test_redis_down_answers_from_the_database(own_redis, api):
-    from events.publisher import rebuild_mirror
+    from events.publisher import rebuild_projections
 
-    rebuild_mirror()
+    rebuild_projections()
     order, driver = ready_then_dispatched()
     move(driver, 52.5216, 13.4061)
     assert api.get(url(order.id)).json()["source"] == "redis"

@@ -116,10 +116,10 @@ def test_the_tracker_catches_up_through_a_redis_outage(page, own_redis, staff):
     """Redis stopped under an open tracker, then started empty: the page catches up over HTTP
     (answered from the database) without a push, and once the relay has rebuilt the mirror,
     pushes reach it again; never a reload."""
-    from events.publisher import rebuild_mirror
+    from events.publisher import rebuild_projections
     from events.relay import relay_once
 
-    rebuild_mirror()
+    rebuild_projections()
     order, driver = ready_then_dispatched()
     api_key = Token.objects.create(user=staff).key
     server = LiveServer(extra_env={"REDIS_URL": own_redis.url}).start()

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connection
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 
 from pizzadelivery.asgi import application
+from pizzadelivery.infra.ws import open_socket_counts
 from pizzadelivery.tokens import tracking_token_for
-from pizzadelivery.ws import open_socket_counts
 from tests.tracking.helpers import HOME, SHOP, advance, between, move, ready_then_dispatched, token
 from tracking.consumers import tracker_group
 

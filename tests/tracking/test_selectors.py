@@ -13,9 +13,9 @@ from django.utils import timezone
 from pizzadelivery import eta
 from pizzadelivery.models import Order
 from tests import factories
-from tests.tracking.helpers import HOME, SHOP, advance, between, move, ready_then_dispatched
+from tests.tracking.helpers import HOME, SHOP, advance, between, delivery_state, move, ready_then_dispatched
 from tracking import maps
-from tracking.selectors import delivery_state, tracker_snapshot
+from tracking.selectors import tracker_snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

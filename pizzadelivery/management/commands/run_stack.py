@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from events.publisher import rebuild_mirror
-from pizzadelivery.embedded_redis import ensure_embedded_redis
+from events.publisher import rebuild_projections
+from pizzadelivery.infra.embedded_redis import ensure_embedded_redis
 
 
 class Command(BaseCommand):
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         try:
             call_command("migrate", verbosity=0)
             call_command("seed_demo")
-            rebuild_mirror()
+            rebuild_projections()
             env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
             manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
             children.append(subprocess.Popen(

@@ -1,0 +1,446 @@
+"""The benchmark scenario: what is measured, in which order, against which targets.
+
+For each serving layout (and channel layer) the product is started fresh on the same seeded data:
+1. HTTP: the delivery endpoint and ``/api/state`` at fixed rates (open loop), then saturated
+   (closed loop: Debian's ``wrk`` when installed, else the Python generator).
+2. WebSockets: the ``hold_sockets`` sizes opened and held (memory per socket from the server's
+   RSS), then push latency and reach at the ``push_sockets`` sizes.
+Last, event batches per second through the dispatcher (services in a loop, end to end).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import resource
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import machine, report
+from bench.stack import LAYOUTS, BenchStack, Server, http_get, raise_open_files_limit, wait_ready
+
+
+@dataclass
+class BenchOptions:
+    orders: int = 10_000
+    drivers: int = 200
+    # The first is production's; the others are measured for comparison (HTTP only).
+    layouts: list[str] = field(default_factory=lambda: ["granian", "gunicorn", "asgi"])
+    layers: list[str] = field(default_factory=lambda: ["pubsub", "core"])
+    workers: int = 2
+    threads: int = 2  # per WSGI worker: more only adds GIL contention (measured)
+    duration: float = 10.0
+    delivery_rates: list[int] = field(default_factory=lambda: [100, 200, 400, 800])
+    state_rates: list[int] = field(default_factory=lambda: [100, 300, 600])
+    saturation_connections: int = 64
+    saturation_duration: float = 10.0
+    saturation_tool: str = "auto"
+    push_sockets: list[int] = field(default_factory=lambda: [100, 1000])
+    push_rate: float = 20.0
+    push_duration: float = 10.0
+    push_orders: int = 0  # spread the sockets over at most this many orders (0: every active one)
+    hold_sockets: list[int] = field(default_factory=lambda: [1000, 5000])
+    hold_seconds: float = 5.0
+    ws_compression: bool = True
+    event_duration: float = 10.0
+    var_dir: Path = Path("var/bench")
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> BenchOptions:
+        """About two minutes: one layout, smaller data and shorter runs; same targets."""
+        values: dict[str, Any] = {"orders": 2_000, "drivers": 100, "layouts": ["granian"], "layers": ["pubsub"],
+                                  "duration": 4, "delivery_rates": [200], "state_rates": [300],
+                                  "saturation_duration": 4, "push_sockets": [100, 1000], "push_duration": 5,
+                                  "hold_sockets": [1000], "hold_seconds": 2, "event_duration": 4}
+        values.update(overrides)
+        return cls(**values)
+
+
+def _log(say: Callable[[str], None], message: str) -> None:
+    say(f"[{datetime.now():%H:%M:%S}] {message}")
+
+
+class WsClients:
+    """The ``wsload`` process, spoken to one JSON line at a time."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "bench.wsload"], cwd=cwd, env=env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def call(self, command: dict[str, Any], timeout: float = 300) -> dict[str, Any]:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            raise TimeoutError(f"wsload did not answer {command['cmd']} within {timeout:.0f} s")
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("wsload exited")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.call({"cmd": "exit"}, timeout=30)
+            except (OSError, TimeoutError, RuntimeError, ValueError):
+                pass
+            self.process.kill()
+            self.process.wait()
+
+
+class Bench:
+    def __init__(self, options: BenchOptions, base_dir: Path, say: Callable[[str], None]) -> None:
+        self.options = options
+        self.base_dir = base_dir
+        self.say = say
+        var_dir = options.var_dir if options.var_dir.is_absolute() else base_dir / options.var_dir
+        self.stack = BenchStack(var_dir=var_dir, base_dir=base_dir)
+        self.dataset: dict[str, Any] = {}
+        self.results: dict[str, Any] = {}
+        self.rng = random.Random(11)
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def log(self, message: str) -> None:
+        _log(self.say, message)
+
+    def worker(self, job: str, args: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-m", "bench.worker", job], input=json.dumps(args),
+                              capture_output=True, text=True, env=self.stack.env(), cwd=self.base_dir, check=False,
+                              timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"bench worker {job} failed:\n{done.stderr[-4000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def settle(self, servers: list[Server]) -> None:
+        """Before a measured run: the servers have drained what the previous run left queued
+        (an overloaded fixed-rate run leaves a backlog behind)."""
+        waited = max(wait_until_idle(server) for server in servers)
+        if waited > 2:
+            self.log(f"  (waited {waited:.1f} s for the servers to drain the previous run)")
+
+    def generator(self, spec: dict[str, Any], servers: list[Server]) -> dict[str, Any]:
+        """One load run in its own process, with the servers' CPU use over it."""
+        self.settle(servers)
+        cpu_before = sum(s.cpu_seconds() for s in servers)
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "bench.httpload"], input=json.dumps(spec),
+                              capture_output=True, text=True, cwd=self.base_dir, check=False,
+                              env={**os.environ, "PYTHONPATH": str(self.base_dir)},
+                              timeout=float(spec["duration"]) + float(spec.get("warmup", 0)) + 120)
+        if done.returncode != 0:
+            raise RuntimeError(f"load generator failed:\n{done.stderr[-4000:]}")
+        result = json.loads(done.stdout)
+        cpu = sum(s.cpu_seconds() for s in servers) - cpu_before
+        result["server_cpu_cores"] = round(cpu / (time.monotonic() - started), 2)
+        # CPU per request barely depends on what else the machine runs: the steadiest figure.
+        result["server_cpu_ms_per_request"] = round(1000 * cpu / max(1, result["completed"]), 3)
+        return result
+
+    def wrk(self, port: int, paths: list[str], headers: dict[str, str], servers: list[Server]) -> dict[str, Any]:
+        """Saturation with Debian's wrk (C, event-driven): far less CPU taken from the server."""
+        self.settle(servers)
+        script = self.stack.var_dir / "wrk-paths.lua"
+        quoted = ", ".join(json.dumps(p) for p in paths)
+        script.write_text(f"local paths = {{{quoted}}}\nlocal i = 0\n"
+                          "request = function()\n  i = i + 1\n  return wrk.format('GET', paths[(i % #paths) + 1])\nend\n")
+        argv = ["wrk", "-t1", f"-c{self.options.saturation_connections}",
+                f"-d{max(1, round(self.options.saturation_duration))}s", "--latency", "-s", str(script)]
+        for name, value in headers.items():
+            argv += ["-H", f"{name}: {value}"]
+        argv.append(f"http://127.0.0.1:{port}")
+        cpu_before = sum(s.cpu_seconds() for s in servers)
+        usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.monotonic()
+        done = subprocess.run(argv, capture_output=True, text=True, check=False,
+                              timeout=self.options.saturation_duration + 60)
+        elapsed = time.monotonic() - started
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        text = done.stdout
+
+        def latency(label: str) -> float | None:
+            found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+            if not found:
+                return None
+            value, unit = float(found.group(1)), found.group(2)
+            return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
+
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+        completed = re.search(r"(\d+) requests in", text)
+        server_cpu = sum(s.cpu_seconds() for s in servers) - cpu_before
+        non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+        errors = re.search(r"Socket errors: (.*)", text)
+        cpu = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
+        return {"mode": "closed", "tool": "wrk", "connections": self.options.saturation_connections,
+                "duration_s": self.options.saturation_duration,
+                "throughput_rps": float(rps.group(1)) if rps else None,
+                "latency": {"p50_ms": latency("50"), "p90_ms": latency("90"), "p99_ms": latency("99")},
+                "non_2xx": int(non_2xx.group(1)) if non_2xx else 0, "socket_errors": errors.group(1) if errors else None,
+                "generator_cpu_share": round(cpu / elapsed, 2),
+                "completed": int(completed.group(1)) if completed else None,
+                "server_cpu_cores": round(server_cpu / elapsed, 2),
+                "server_cpu_ms_per_request": round(1000 * server_cpu / int(completed.group(1)), 3)
+                if completed and int(completed.group(1)) else None}
+
+    # -- the scenario ---------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        options = self.options
+        limits = raise_open_files_limit()
+        self.log(f"open files limit raised to {limits[0]} (hard {limits[1]})")
+        self.results = {"started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+                        "load_average_at_start": machine.load_average(),
+                        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
+                        "notes": [("Rate limits are off for the load runs (RATELIMIT_ENABLE=0): the point is the "
+                                   "serving path, not the 429 answer.")],
+                        "runs": [], "load_average_during": []}
+        if self.results["load_average_at_start"][0] > 0.5:
+            self.results["notes"].append(f"the machine was not idle at the start (load average "
+                                         f"{self.results['load_average_at_start']}): numbers may be pessimistic")
+        self.stack.prepare()
+        self.results["machine"] = machine.describe(database=self.stack.database_label, redis=self.stack.redis_label)
+        self.log(f"database: {self.stack.database_label}; redis: {self.stack.redis_label}")
+        self.log(f"seeding {options.orders} orders and {options.drivers} drivers …")
+        self.dataset = self.worker("seed", {"orders": options.orders, "drivers": options.drivers})
+        self.results["dataset"] = {"counts": self.dataset["counts"], "seconds": self.dataset["seconds"]}
+        self.log(f"seeded: {self.dataset['counts']} in {self.dataset['seconds']}")
+
+        if options.saturation_duration > 0:
+            self.log("calibration: a bare Django view reading one Redis hash, saturated …")
+            self.results["calibration"] = self.calibrate()
+        for layout in options.layouts:
+            self.run_layout(layout, layer=options.layers[0], http=True, ws=layout == options.layouts[0])
+        for layer in options.layers[1:]:
+            self.run_layout(options.layouts[0], layer=layer, http=False, ws=True)
+
+        if options.event_duration > 0:
+            self.log(f"event batches through the dispatcher for {options.event_duration:.0f} s …")
+            self.results["events"] = self.worker("events", {"duration": options.event_duration,
+                                                            "active": self.dataset["active"]})
+            self.log(f"events: {self.results['events']['batches_per_s']} batches/s")
+        self.results["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+        self.results["load_average_at_end"] = machine.load_average()
+        self.results["targets"] = report.evaluate(self.results)
+        return self.results
+
+    def run_layout(self, layout: str, *, layer: str, http: bool, ws: bool) -> None:
+        options = self.options
+        self.log(f"layout {layout} ({LAYOUTS[layout]}), channel layer {layer}")
+        http_server, ws_server = self.stack.start_layout(layout, layer=layer, workers=options.workers,
+                                                         threads=options.threads)
+        servers = list({id(s): s for s in (http_server, ws_server)}.values())
+        run: dict[str, Any] = {"layout": layout, "layer": layer, "description": LAYOUTS[layout],
+                               "workers": options.workers, "threads": options.threads if layout != "asgi" else None,
+                               "http": {}, "ws": {}}
+        self.results["runs"].append(run)
+        try:
+            if http and (options.delivery_rates or options.state_rates or options.saturation_duration > 0):
+                self.results["load_average_during"].append({"layout": layout, "before_http": machine.load_average()})
+                run["http"]["delivery"] = self.http_endpoint(http_server, servers, "delivery")
+                run["http"]["state"] = self.http_endpoint(http_server, servers, "state")
+            if ws:
+                run["ws"] = self.websockets(http_server, ws_server)
+        finally:
+            self.stack.stop_servers()
+
+    # -- HTTP -------------------------------------------------------------------------------------
+    def _endpoint(self, which: str) -> tuple[list[str], dict[str, str]]:
+        api = {"Authorization": f"Token {self.dataset['api_token']}"}
+        if which == "state":
+            return ["/api/state"], api
+        # Customers polling their tracker: active deliveries mostly, some just delivered, each
+        # with its own tracking token (no API token: the customer's path through the API).
+        watched = self.dataset["active"] + self.dataset["delivered"][:len(self.dataset["active"]) // 3]
+        paths = [f"/api/orders/{o['order_id']}/delivery?token={o['token']}" for o in watched]
+        self.rng.shuffle(paths)
+        return paths, {}
+
+    def http_endpoint(self, server: Server, servers: list[Server], which: str) -> dict[str, Any]:
+        options = self.options
+        paths, headers = self._endpoint(which)
+        status, body = http_get(server.port, paths[0], headers)
+        label = "/api/orders/{id}/delivery?token=…" if which == "delivery" else paths[0]
+        result: dict[str, Any] = {"path": label, "probe_status": status, "fixed": []}
+        if status != 200:
+            result["skipped"] = f"probe answered {status}: {str(body)[:200]}"
+            self.log(f"  {which}: skipped, {result['skipped']}")
+            return result
+        base = {"host": "127.0.0.1", "port": server.port, "paths": paths, "headers": headers}
+        self.warm(server, paths, headers, servers)
+        rates = options.delivery_rates if which == "delivery" else options.state_rates
+        for rate in rates:
+            run = self.generator({**base, "mode": "open", "rate": rate, "duration": options.duration,
+                                  "max_connections": 256}, servers)
+            lat = run["latency"]
+            self.log(f"  {which} @ {rate} req/s: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms, "
+                     f"statuses {run['statuses']}, errors {run['errors']}, server CPU {run['server_cpu_cores']} cores")
+            result["fixed"].append(run)
+        if options.saturation_duration <= 0:
+            return result
+        saturation = self.saturate(server, paths, headers, servers)
+        self.log(f"  {which} saturation ({saturation['tool']}, {options.saturation_connections} connections): "
+                 f"{saturation['throughput_rps']} req/s, p99 {saturation['latency']['p99_ms']} ms, "
+                 f"server CPU {saturation['server_cpu_cores']} cores, generator {saturation['generator_cpu_share']}")
+        result["saturation"] = saturation
+        return result
+
+    def warm(self, server: Server, paths: list[str], headers: dict[str, str], servers: list[Server]) -> None:
+        """Every worker's imports, connections and templates, before anything is timed."""
+        self.generator({"host": "127.0.0.1", "port": server.port, "paths": paths, "headers": headers,
+                        "mode": "closed", "connections": 8, "duration": min(2.0, self.options.duration),
+                        "warmup": 0}, servers)
+
+    def saturate(self, server: Server, paths: list[str], headers: dict[str, str],
+                 servers: list[Server]) -> dict[str, Any]:
+        """Closed-loop throughput: Debian's wrk when installed, else the Python generator."""
+        tool = self.options.saturation_tool
+        if tool == "auto":
+            tool = "wrk" if shutil.which("wrk") else "python"
+        if tool == "wrk":
+            return self.wrk(server.port, paths, headers, servers)
+        saturation = self.generator({"host": "127.0.0.1", "port": server.port, "paths": paths, "headers": headers,
+                                     "mode": "closed", "connections": self.options.saturation_connections,
+                                     "duration": self.options.saturation_duration, "warmup": 1}, servers)
+        saturation["tool"] = "python (install Debian's wrk for a lighter generator)"
+        return saturation
+
+    def calibrate(self) -> dict[str, Any]:
+        """What this machine can serve at all: the bare view of ``bench/bare.py`` saturated under
+        gunicorn -w 2 (issue 6's yardstick) and under granian (production's HTTP server)."""
+        out: dict[str, Any] = {"view": "bare Django view reading one Redis hash (pizzadelivery/bench/bare.py)",
+                               "reference_gunicorn_rps": report.BARE_VIEW_REFERENCE_RPS}
+        for name in ("gunicorn", "granian"):
+            server = self.stack.bare_view(name, workers=self.options.workers, threads=self.options.threads)
+            try:
+                wait_ready(server)
+                self.warm(server, ["/bare"], {}, [server])
+                out[name] = self.saturate(server, ["/bare"], {}, [server])
+            finally:
+                self.stack.stop_server(server)
+            self.log(f"  bare view under {name}: {out[name]['throughput_rps']} req/s")
+        if out["gunicorn"]["throughput_rps"]:
+            out["machine_factor"] = round(out["gunicorn"]["throughput_rps"] / report.BARE_VIEW_REFERENCE_RPS, 2)
+        return out
+
+    # -- WebSockets -------------------------------------------------------------------------------
+    def _watched(self) -> list[dict[str, Any]]:
+        active = self.dataset["active"]
+        return active[:self.options.push_orders] if self.options.push_orders > 0 else active
+
+    def _tokens(self, count: int) -> list[str]:
+        """``count`` trackers spread evenly over the orders on the road."""
+        active = self._watched()
+        return [active[i % len(active)]["token"] for i in range(count)]
+
+    def _updates(self, count: int) -> list[dict[str, Any]]:
+        """Location updates round-robin over the watched deliveries, each a step along its route."""
+        active = self._watched()
+        updates = []
+        for i in range(count):
+            order = active[i % len(active)]
+            share = min(0.95, 0.1 + 0.05 * (i // len(active)) + self.rng.uniform(0, 0.02))
+            updates.append({"key": order["token"], "driver_id": order["driver_id"],
+                            "lat": round(order["from"][0] + share * (order["to"][0] - order["from"][0]), 6),
+                            "lng": round(order["from"][1] + share * (order["to"][1] - order["from"][1]), 6)})
+        return updates
+
+    def websockets(self, http_server: Server, ws_server: Server) -> dict[str, Any]:
+        options = self.options
+        token = self.dataset["active"][0]["token"]
+        status, _ = http_get(http_server.port, f"/track/{token}/")
+        out: dict[str, Any] = {"push": [], "hold": []}
+        if status != 200:
+            out["skipped"] = f"tracker page answered {status}"
+            self.log(f"  websockets: skipped, {out['skipped']}")
+            return out
+        url = f"ws://127.0.0.1:{ws_server.port}/ws/track/"
+        origin = f"http://127.0.0.1:{ws_server.port}"
+        clients = WsClients({**os.environ, "PYTHONPATH": str(self.base_dir)}, self.base_dir)
+        try:
+            # Holds first, on a server that has not had a socket yet: Python keeps freed memory,
+            # so every count is measured against this one baseline.
+            time.sleep(1)
+            baseline = ws_server.rss_bytes()
+            for count in options.hold_sockets:
+                out["hold"].append(self.hold(clients, ws_server, url, origin, count, baseline))
+            if options.push_sockets:  # first writes of each process: imports, templates, connections
+                clients.call({"cmd": "push", "http_port": http_server.port, "api_token": self.dataset["api_token"],
+                              "updates": self._updates(20), "rate": 20, "settle": 0.5})
+            for count in options.push_sockets:
+                self.settle(list({id(s): s for s in (http_server, ws_server)}.values()))
+                out["push"].append(self.push(clients, http_server, url, origin, count))
+        finally:
+            clients.close()
+        return out
+
+    def hold(self, clients: WsClients, ws_server: Server, url: str, origin: str, count: int,
+             baseline: int) -> dict[str, Any]:
+        opened = clients.call({"cmd": "open", "url": url, "origin": origin, "tokens": self._tokens(count),
+                               "compression": self.options.ws_compression}, timeout=600)
+        time.sleep(2)
+        rss = ws_server.rss_bytes()
+        time.sleep(self.options.hold_seconds)
+        held = clients.call({"cmd": "count"})
+        hold = {"sockets": count, "opened": opened["opened"], "failed": opened["failed"],
+                "failures": opened["failures"], "open_seconds": opened["seconds"],
+                "held_after_s": self.options.hold_seconds + 2, "still_open": held["open"],
+                "close_codes": held["close_codes"],
+                "server_rss_before_mb": round(baseline / 2**20, 1), "server_rss_after_mb": round(rss / 2**20, 1),
+                "kib_per_socket": round((rss - baseline) / 1024 / max(1, opened["opened"]), 1),
+                "client_rss_mb": held["client_rss_mb"]}
+        self.log(f"  held {hold['still_open']}/{count} sockets (opened in {hold['open_seconds']} s), "
+                 f"{hold['kib_per_socket']} KiB per socket on the server")
+        clients.call({"cmd": "close"}, timeout=300)
+        # The server goes on tearing the sockets down (a group_discard each) after the client
+        # has closed them: what is measured next must not share the CPU with that.
+        settled = wait_until_idle(ws_server)
+        self.log(f"  server idle again {settled:.1f} s after closing them")
+        return hold
+
+    def push(self, clients: WsClients, http_server: Server, url: str, origin: str, count: int) -> dict[str, Any]:
+        opened = clients.call({"cmd": "open", "url": url, "origin": origin, "tokens": self._tokens(count),
+                               "compression": self.options.ws_compression})
+        updates = self._updates(max(1, int(self.options.push_rate * self.options.push_duration)))
+        push = clients.call({"cmd": "push", "http_port": http_server.port, "api_token": self.dataset["api_token"],
+                             "updates": updates, "rate": self.options.push_rate, "settle": 2})
+        push["opened"] = opened
+        lat = push["push_latency"]
+        self.log(f"  push to {count} sockets over {push['orders_watched']} orders: p50 {lat['p50_ms']} ms, "
+                 f"p99 {lat['p99_ms']} ms, reach {push['received']}/{push['expected']}, "
+                 f"POST p99 {push['post_latency']['p99_ms']} ms {push['post_statuses']}")
+        clients.call({"cmd": "close"})
+        return push
+
+
+def wait_until_idle(server: Server, *, busy_share: float = 0.05, window: float = 0.5, limit: float = 60) -> float:
+    """Wait until ``server`` uses under ``busy_share`` of a core over ``window`` seconds (at most
+    ``limit`` s); returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = server.cpu_seconds()
+        time.sleep(window)
+        if server.cpu_seconds() - before < busy_share * window:
+            break
+    return time.monotonic() - started
+
+
+def run(options: BenchOptions, base_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """Run everything, write the result files, print the table; every subprocess is stopped."""
+    bench = Bench(options, base_dir, say)
+    try:
+        results = bench.run()
+    finally:
+        bench.stack.close()
+    paths = report.write(results, bench.stack.var_dir)
+    say("")
+    say(report.markdown(results))
+    say(f"results: {paths[0]} (and {paths[1]})")
+    return results

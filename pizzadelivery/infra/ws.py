@@ -1,0 +1,128 @@
+"""WebSocket plumbing shared by the live pages.
+
+A refused socket is accepted and then closed with a 4xxx code: a browser sees the code (a
+handshake refusal would look like a network error, 1006, and htmx would retry forever).
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+
+CLOSE_FORBIDDEN_ORIGIN = 4003
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_NOT_FOUND = 4004
+
+
+class FragmentConsumer(AsyncWebsocketConsumer):
+    """A live page's socket. Channels runs ``close_old_connections`` in a worker thread before
+    every message handler; the fan-out's fragment messages touch no database, so they are
+    handled directly: under load that thread hop was a large share of the push latency, and
+    it grows with the sockets of a process (one hop per socket per push)."""
+
+    direct_messages: frozenset[str] = frozenset()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] in self.direct_messages:
+            await getattr(self, get_handler_name(message))(message)
+        else:
+            await super().dispatch(message)
+
+
+class CloseAfterAccept(AsyncWebsocketConsumer):
+    code = CLOSE_FORBIDDEN_ORIGIN
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=self.code)
+
+
+class NoSuchSocket(CloseAfterAccept):
+    """Any socket path no route matches: closed 4004 (not an exception in the app, a 500)."""
+
+    code = CLOSE_NOT_FOUND
+
+
+class RefusingOriginValidator(OriginValidator):
+    """Channels' origin check against ALLOWED_HOSTS, refusing with a 4003 close."""
+
+    def __init__(self, application: Any) -> None:
+        allowed = list(settings.ALLOWED_HOSTS)
+        if settings.DEBUG and not allowed:
+            allowed = ["localhost", "127.0.0.1", "[::1]"]
+        super().__init__(application, allowed)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
+        origin = None
+        for name, value in scope.get("headers", []):
+            if name == b"origin":
+                try:
+                    origin = urlparse(value.decode("latin1"))
+                    origin.port  # noqa: B018 - "http://localhost:8000.evil.example" has no valid port
+                except ValueError:  # UnicodeDecodeError included
+                    origin = None
+        if self.valid_origin(origin):
+            return await self.application(scope, receive, send)
+        return await CloseAfterAccept.as_asgi()(scope, receive, send)
+
+
+# --- open sockets, for the health panel ---------------------------------------------------
+# Each server process keeps its own count and mirrors it to one Redis key with a TTL; the
+# health check sums the keys. A process that dies leaves its key until the TTL runs out.
+import os  # noqa: E402
+import socket as _socket  # noqa: E402
+import threading  # noqa: E402
+
+import redis as _redis  # noqa: E402
+
+from pizzadelivery.infra.redis import get_redis, key  # noqa: E402
+
+_open_sockets: dict[str, int] = {}
+_count_lock = threading.Lock()
+SOCKET_COUNT_TTL = 3600
+
+
+def _process_key() -> str:
+    return key("ws", "open", f"{_socket.gethostname()}-{os.getpid()}")
+
+
+def _processes_key() -> str:
+    return key("ws", "processes")
+
+
+def socket_count_changed(kind: str, delta: int) -> None:
+    """Call from a consumer's connect (+1, after accept) and disconnect (-1). Never raises."""
+    with _count_lock:
+        _open_sockets[kind] = max(0, _open_sockets.get(kind, 0) + delta)
+        snapshot = dict(_open_sockets)
+    try:
+        with get_redis().pipeline(transaction=False) as pipe:
+            pipe.hset(_process_key(), mapping=snapshot)
+            pipe.expire(_process_key(), SOCKET_COUNT_TTL)
+            pipe.sadd(_processes_key(), _process_key())
+            pipe.execute()
+    except (_redis.RedisError, OSError):
+        pass  # a health figure, not worth failing a socket for
+
+
+def open_socket_counts() -> dict[str, int]:
+    """Open sockets by kind, summed over every server process (a set names the processes,
+    so this reads a few keys instead of scanning the keyspace)."""
+    client = get_redis()
+    processes = sorted(client.smembers(_processes_key()))
+    with client.pipeline(transaction=False) as pipe:
+        for name in processes:
+            pipe.hgetall(name)
+        counts = pipe.execute()
+    totals: dict[str, int] = {}
+    gone = [name for name, by_kind in zip(processes, counts) if not by_kind]
+    if gone:
+        client.srem(_processes_key(), *gone)  # their TTL ran out: the process is gone
+    for by_kind in counts:
+        for kind, count in by_kind.items():
+            totals[kind] = totals.get(kind, 0) + int(count)
+    return totals

@@ -1,0 +1,77 @@
+"""The order lifecycle's vocabulary, in one place: the statuses, their two tracks, the groups
+other modules ask about, and how each status is named and coloured on a page.
+
+Two short tracks, because a driver can be sent while the pizza is still in the oven:
+- kitchen: ``placed -> confirmed -> preparing -> ready``
+- delivery: ``dispatched`` (once confirmed) ``-> out_for_delivery`` (needs ``ready``) ``-> delivered``
+- ``cancelled`` from anywhere before ``out_for_delivery``.
+An order's ``status`` is the furthest visible stage: the delivery stage once there is one,
+else the kitchen stage.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+
+
+class OrderStatus(models.TextChoices):
+    PLACED = "placed", "Placed"
+    CONFIRMED = "confirmed", "Confirmed"
+    PREPARING = "preparing", "In the oven"
+    READY = "ready", "Ready"
+    DISPATCHED = "dispatched", "Driver on the way to the shop"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+KITCHEN_TRACK: tuple[str, ...] = (OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY)
+DELIVERY_TRACK: tuple[str, ...] = (OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED)
+# A driver is on this order (and on no other: the database allows one per driver).
+ON_THE_ROAD: tuple[str, ...] = (OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY)
+FINISHED: tuple[str, ...] = (OrderStatus.DELIVERED, OrderStatus.CANCELLED)
+ACTIVE: tuple[str, ...] = tuple(s for s in OrderStatus.values if s not in FINISHED)
+# The kitchen is working on it (a driver sent meanwhile waits for it).
+KITCHEN_AT_WORK: tuple[str, ...] = (OrderStatus.CONFIRMED, OrderStatus.PREPARING)
+# No driver yet: the order's status is still a kitchen stage.
+BEFORE_DISPATCH: tuple[str, ...] = KITCHEN_TRACK
+# Past these, an order can no longer be cancelled.
+NOT_CANCELLABLE: tuple[str, ...] = (OrderStatus.OUT_FOR_DELIVERY, *FINISHED)
+# The tracker's stepper, in lifecycle order. The tracks interleave (a driver may be sent while
+# the pizza is in the oven), so "reached" is per step, not "everything before".
+STEPS: tuple[str, ...] = (*KITCHEN_TRACK, *DELIVERY_TRACK)
+# Every stage with a ``<stage>_at`` timestamp on the order.
+STAGES: tuple[str, ...] = tuple(OrderStatus.values)
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a status shows on a page: a short label, a tone (a CSS class of the dashboard) and
+    a colour (badges in the admin)."""
+
+    short: str
+    tone: str
+    colour: str
+
+
+LOOK: dict[str, Look] = {
+    OrderStatus.PLACED: Look("Placed", "info", "#6b6258"),
+    OrderStatus.CONFIRMED: Look("Confirmed", "info", "#2563a6"),
+    OrderStatus.PREPARING: Look("In the oven", "warm", "#b7791f"),
+    OrderStatus.READY: Look("Ready", "warm", "#7a4fb5"),
+    OrderStatus.DISPATCHED: Look("Dispatched", "go", "#0f7b8a"),
+    OrderStatus.OUT_FOR_DELIVERY: Look("Out for delivery", "go", "#c8331f"),
+    OrderStatus.DELIVERED: Look("Delivered", "ok", "#1f7a3f"),
+    OrderStatus.CANCELLED: Look("Cancelled", "bad", "#8a8178"),
+}
+# A driver's shift status, as the admin colours it.
+DRIVER_STATUS_COLOUR = {"available": "#1f7a3f", "busy": "#c8331f", "offline": "#8a8178"}
+
+
+def short_label(status: str) -> str:
+    return LOOK[status].short
+
+
+def tone(status: str) -> str:
+    return LOOK[status].tone

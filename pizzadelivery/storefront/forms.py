@@ -1,0 +1,64 @@
+"""Storefront forms: cart lines and checkout. Forms validate input; they never save."""
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from pizzadelivery.geocoding import DISTRICTS, Place, geocoder
+from pizzadelivery.services import MAX_QUANTITY
+
+PHONE_CHARS = re.compile(r"^\+?[\d\s()/.-]+$")
+
+
+class CartLineForm(forms.Form):
+    item = forms.IntegerField(min_value=1)
+    quantity = forms.IntegerField(min_value=0, max_value=MAX_QUANTITY, required=False)
+
+
+class CheckoutForm(forms.Form):
+    name = forms.CharField(label="Your name", max_length=120,
+                           widget=forms.TextInput(attrs={"autocomplete": "name", "placeholder": "Ada Lovelace"}))
+    phone = forms.CharField(label="Phone", max_length=32, help_text="Your driver calls if they can't find you.",
+                            widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel",
+                                                          "placeholder": "+49 30 1234567"}))
+    address = forms.CharField(label="Street and house number", max_length=200,
+                              widget=forms.TextInput(attrs={"autocomplete": "street-address",
+                                                            "placeholder": "Torstraße 1"}))
+    district = forms.ChoiceField(label="District", choices=[("", "Choose your district…")] +
+                                 [(district.slug, district.name) for district in DISTRICTS])
+    notes = forms.CharField(label="Notes for the driver", max_length=300, required=False,
+                            widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Floor, door bell, courtyard…"}))
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if len(name) < 2:
+            raise forms.ValidationError("Tell us who the pizza is for.")
+        return name
+
+    def clean_phone(self) -> str:
+        phone = " ".join(self.cleaned_data["phone"].split())
+        digits = sum(char.isdigit() for char in phone)
+        if not PHONE_CHARS.match(phone) or not 6 <= digits <= 15:
+            raise forms.ValidationError("Enter a phone number, e.g. +49 30 1234567.")
+        return phone
+
+    def clean_address(self) -> str:
+        address = " ".join(self.cleaned_data["address"].split())
+        if not any(char.isdigit() for char in address) or not any(char.isalpha() for char in address):
+            raise forms.ValidationError("Enter the street and the house number, e.g. Torstraße 1.")
+        return address
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if "address" in cleaned and "district" in cleaned:
+            place = geocoder().geocode(cleaned["address"], district=cleaned["district"])
+            if place is None:
+                self.add_error("address", "We could not find that address; check the street and the district.")
+            else:
+                cleaned["place"] = place
+        return cleaned
+
+    def place(self) -> Place:
+        """Where the address is, from the geocoder (``pizzadelivery.geocoding``)."""
+        return self.cleaned_data["place"]
