@@ -28,6 +28,7 @@ from pizzadelivery import eta
 from pizzadelivery.lifecycle import OrderStatus
 from pizzadelivery.models import Customer, Driver, MenuItem, Order, OrderItem, Restaurant
 from pizzadelivery.services import CODE_ALPHABET
+from pizzadelivery.policy import link_expired
 from pizzadelivery.tokens import tracking_token_for
 
 CITY = (52.5200, 13.4050)
@@ -137,12 +138,15 @@ def seed(plan: SeedPlan) -> dict[str, Any]:
         OrderItem.objects.bulk_create(items, batch_size=BATCH)
         Driver.objects.bulk_update(busy, ["lat", "lng"], batch_size=BATCH)  # moved onto their routes
 
-        user, _ = User.objects.get_or_create(username=BENCH_USER, defaults={"is_staff": True})
+        # An admin: the bench moves every driver and reads the state (pizzadelivery.policy).
+        user, _ = User.objects.get_or_create(username=BENCH_USER, defaults={"is_staff": True, "is_superuser": True})
         token, _ = Token.objects.get_or_create(user=user)
     rebuild_projections()
 
     active_orders = [o for o in orders if o.status in ("dispatched", "out_for_delivery")]
-    delivered = sorted((o for o in orders if o.status == "delivered"), key=lambda o: o.delivered_at, reverse=True)
+    # Delivered recently enough that their tracking links still open (TRACKING_LINK_HOURS).
+    delivered = sorted((o for o in orders if o.status == "delivered" and not link_expired(o)),
+                       key=lambda o: o.delivered_at, reverse=True)
     return {
         "api_token": token.key,
         "counts": {**counts, "orders": len(orders), "order_items": len(items), "drivers": len(drivers),

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from urllib.parse import urlencode
 
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,7 +18,6 @@ from events.selectors import event_list
 from events.services import valid_correlation_id
 from pizzadelivery.infra.errors import ApiError, ErrorOut
 from pizzadelivery.infra.fields import UUID_RE, IsoDateTimeField
-from pizzadelivery.infra.permissions import IsStaffOrIntegrator
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
@@ -46,10 +49,22 @@ class EventPageOut(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next page, or null at the end of the feed.")
 
 
-class EventFeedApi(APIView):
-    """Staff or integrators. Follow the feed with ``after=<last seq seen>``."""
+# Who may read which events is the domain's to say (events knows no role): it registers a
+# scope, a filter on Event for the request's caller, or None for "nothing at all" (403).
+FeedScope = Callable[[Request], Q | None]
+_scope: FeedScope | None = None
 
-    permission_classes = [IsStaffOrIntegrator]
+
+def register_feed_scope(scope: FeedScope) -> None:
+    global _scope
+    _scope = scope
+
+
+class EventFeedApi(APIView):
+    """The events the caller may read (dispatchers and admins: all; restaurant staff: their
+    orders'). Follow the feed with ``after=<last seq seen>``."""
+
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         parameters=[
@@ -62,6 +77,9 @@ class EventFeedApi(APIView):
                    400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
     )
     def get(self, request: Request) -> Response:
+        visible = _scope(request) if _scope is not None else None
+        if visible is None:
+            raise PermissionDenied("Your account may not read the event feed.")
         after = _int_param(request, "after", None, low=0, high=2**62)
         limit = _int_param(request, "limit", DEFAULT_PAGE, low=1, high=MAX_PAGE)
         order_id = request.query_params.get("order_id")
@@ -71,7 +89,7 @@ class EventFeedApi(APIView):
         if correlation_id is not None and not valid_correlation_id(correlation_id):
             raise ApiError("invalid_parameter", "correlation_id: letters, digits and ._:- (64 at most).")
         events = list(event_list(after=after, order_id=uuid.UUID(order_id) if order_id else None,
-                                 correlation_id=correlation_id)[:limit])
+                                 correlation_id=correlation_id).filter(visible)[:limit])
         next_url = None
         if len(events) == limit:
             params = {k: v for k, v in request.query_params.items() if k != "after"}

@@ -31,6 +31,7 @@ from pizzadelivery import services
 from pizzadelivery.infra.errors import DomainError
 from pizzadelivery.lifecycle import DRIVER_STATUS_COLOUR, LOOK, ON_THE_ROAD, OrderStatus
 from pizzadelivery.models import Driver, MenuItem, Order, OrderItem, Restaurant
+from pizzadelivery.policy import may, transition_permission
 from pizzadelivery.templatetags.marketplace import euro
 from pizzadelivery.tokens import tracking_token_for
 
@@ -107,6 +108,9 @@ def transition_orders(request: HttpRequest, orders: Iterable[Order], to: str) ->
     """Move each order with ``services.order_transition`` and report each outcome."""
     orders = list(orders)
     for order in orders:
+        if not may(request.user, transition_permission(to), order):
+            messages.error(request, f"{order.code}: refused: your account may not do that.")
+            continue
         with correlation_scope(_batch_correlation_id(request, order, len(orders) > 1)):
             try:
                 moved = services.order_transition(

@@ -10,12 +10,13 @@ from typing import Any
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pizzadelivery import services
+from pizzadelivery import policy, services
 from pizzadelivery.infra import ratelimits
 from pizzadelivery.infra.errors import ApiError, ErrorOut
 from pizzadelivery.infra.fields import (
@@ -28,12 +29,11 @@ from pizzadelivery.infra.fields import (
     parse_int_id,
     parse_order_id,
 )
-from pizzadelivery.infra.permissions import IsStaffOrIntegrator
 from pizzadelivery.infra.serializers import represent
 from pizzadelivery.lifecycle import STAGES, OrderStatus
 from pizzadelivery.mirror.documents import OrderDocument, driver_document, order_document
 from pizzadelivery.models import Driver, Order, Restaurant
-from pizzadelivery.policy import check_order_access
+from pizzadelivery.policy import raise_forbidden, require, require_role, visible_drivers, visible_orders
 from pizzadelivery.selectors import active_orders_by_driver, menu_for, order_queryset, restaurant_list
 from pizzadelivery.serializers import AddressOut, LatLngOut, OrderLineOut, OrderRestaurantOut, PositionOut
 from pizzadelivery.tokens import tracking_token_for
@@ -160,16 +160,72 @@ class OrderCreateIn(serializers.Serializer):
     notes = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class OrderCreateApi(APIView):
-    permission_classes = [IsStaffOrIntegrator]
+class OrderPageOut(serializers.Serializer):
+    results = OrderOut(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last one.")
 
-    @extend_schema(request=OrderCreateIn, responses={201: OrderOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut,
-                                                     429: ErrorOut})
+
+class OrderFilterIn(serializers.Serializer):
+    status = serializers.ChoiceField(choices=OrderStatus.values, required=False)
+    restaurant = StrictIntegerField(min_value=1, max_value=MAX_INT, required=False)
+    driver = StrictIntegerField(min_value=1, max_value=MAX_INT, required=False)
+    updated_after = serializers.DateTimeField(required=False, help_text="ISO 8601, e.g. 2026-12-01T12:00:00Z.")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # Query strings carry text: the ids are whole numbers written as digits.
+        data = {key: data[key] for key in self.fields if key in data}
+        for key in ("restaurant", "driver"):
+            if key in data:
+                raw = data[key]
+                data[key] = int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 10 \
+                    else raw
+        return super().to_internal_value(data)
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "limit"
+
+
+class OrdersApi(APIView):
+    """``GET /api/orders``: the orders the caller may see; ``POST /api/orders``: place one."""
+
+    @extend_schema(operation_id="orders_list", parameters=[OrderFilterIn], responses={200: OrderPageOut, 400: ErrorOut, 401: ErrorOut,
+                                                          403: ErrorOut})
+    def get(self, request: Request) -> Response:
+        visible = visible_orders(request.user)
+        if visible is None:
+            require_role(request)
+            raise_forbidden()
+        filters = OrderFilterIn(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        wanted = filters.validated_data
+        orders = order_queryset().filter(pk__in=visible.values("pk"))
+        if "status" in wanted:
+            orders = orders.filter(status=wanted["status"])
+        if "restaurant" in wanted:
+            orders = orders.filter(restaurant_id=wanted["restaurant"])
+        if "driver" in wanted:
+            orders = orders.filter(driver_id=wanted["driver"])
+        if "updated_after" in wanted:
+            orders = orders.filter(updated_at__gt=wanted["updated_after"])
+        paginator = NewestFirst()
+        page = paginator.paginate_queryset(orders, request, view=self)
+        return Response({"results": [order_out(request, order_document(order)) for order in page],
+                         "next": paginator.get_next_link()})
+
+    @extend_schema(operation_id="orders_create", request=OrderCreateIn,
+                   responses={201: OrderOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut,
+                                                     404: ErrorOut, 409: ErrorOut, 429: ErrorOut})
     def post(self, request: Request) -> Response:
+        require(request, "pd.place_orders")
         ratelimits.enforce(request, group="orders.create", setting="ORDER_CREATE_RATE_LIMIT")
         data = OrderCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         value = data.validated_data
+        require(request, "pd.place_order", value["restaurant"])
         order = services.order_create(
             restaurant_id=value["restaurant"],
             lines=[services.LineInput(line["menu_item"], line["quantity"]) for line in value["items"]],
@@ -177,23 +233,37 @@ class OrderCreateApi(APIView):
             address=value["delivery_address"]["text"], lat=value["delivery_address"]["lat"],
             lng=value["delivery_address"]["lng"], notes=value["notes"],
         )
-        return Response(order_out(request, order_document(_order(order.id))), status=status.HTTP_201_CREATED)
+        body = order_out(request, order_document(_order(order.id)))
+        return Response(body, status=status.HTTP_201_CREATED,
+                        headers={"Location": request.build_absolute_uri(reverse("api-order", args=[order.id]))})
 
 
 TOKEN_PARAM = OpenApiParameter("token", str, description="The order's tracking token (customers).")
 
 
-class OrderDetailApi(APIView):
-    permission_classes = [AllowAny]  # checked per order: staff, integrator or tracking token
+def readable_order(request: Request, order_id: Any) -> Order:
+    """The order, when the caller may read it: its customer (tracking token), or a role that
+    sees it. 401 without credentials, 403 otherwise, 404 for no such order."""
+    as_customer = policy.customer_order(request, order_id)
+    if not as_customer:
+        require_role(request)
+    order = order_queryset().filter(pk=order_id).first()
+    if order is None:
+        raise ApiError("order_not_found", "No order with that id.", status_code=404)
+    if as_customer:
+        policy.check_customer_link(order)
+    else:
+        require(request, "pd.view_order", order)
+    return order
 
-    @extend_schema(parameters=[TOKEN_PARAM], responses={200: OrderOut, 400: ErrorOut, 401: ErrorOut,
-                                                        403: ErrorOut, 404: ErrorOut})
+
+class OrderDetailApi(APIView):
+    permission_classes = [AllowAny]  # decided per order by pizzadelivery.policy
+
+    @extend_schema(operation_id="orders_retrieve", parameters=[TOKEN_PARAM],
+                   responses={200: OrderOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
     def get(self, request: Request, order_id: str) -> Response:
-        pk = parse_order_id(order_id)
-        check_order_access(request, pk)
-        order = order_queryset().filter(pk=pk).first()
-        if order is None:
-            raise ApiError("order_not_found", "No order with that id.", status_code=404)
+        order = readable_order(request, parse_order_id(order_id))
         return Response(order_out(request, order_document(order)))
 
 
@@ -204,15 +274,32 @@ class TransitionIn(serializers.Serializer):
 
 
 class OrderTransitionApi(APIView):
-    permission_classes = [IsStaffOrIntegrator]
+    permission_classes = [AllowAny]  # decided per order and move by pizzadelivery.policy
 
-    @extend_schema(request=TransitionIn, responses={200: OrderOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut})
+    @extend_schema(parameters=[TOKEN_PARAM], request=TransitionIn,
+                   responses={200: OrderOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
+                              409: ErrorOut})
     def post(self, request: Request, order_id: str) -> Response:
         pk = parse_order_id(order_id)
+        as_customer = policy.customer_order(request, pk)
+        if not as_customer:
+            require_role(request)
         data = TransitionIn(data=request.data)
         data.is_valid(raise_exception=True)
-        services.order_transition(order_id=pk, to=data.validated_data["to"],
-                                  driver_id=data.validated_data.get("driver_id"),
+        to = data.validated_data["to"]
+        order = Order.objects.filter(pk=pk).first()
+        if order is None:
+            raise ApiError("order_not_found", "No order with that id.", status_code=404)
+        if as_customer:
+            policy.check_customer_link(order)
+            if to != OrderStatus.CANCELLED:
+                raise_forbidden("With a tracking link an order can only be cancelled.")
+            if not policy.customer_may_cancel(order):
+                raise ApiError("invalid_transition", "The kitchen has started on it: to cancel now, call "
+                               f"{order.restaurant.name}.", status_code=409, status=order.status)
+        else:
+            require(request, policy.transition_permission(to), order)
+        services.order_transition(order_id=pk, to=to, driver_id=data.validated_data.get("driver_id"),
                                   reason=data.validated_data["reason"])
         return Response(order_out(request, order_document(_order(pk))))
 
@@ -247,11 +334,15 @@ class DriverListOut(serializers.Serializer):
 
 
 class DriverListApi(APIView):
-    permission_classes = [IsStaffOrIntegrator]
+    """The fleet for dispatchers and admins; a driver sees themselves."""
 
-    @extend_schema(responses={200: DriverListOut})
+    @extend_schema(responses={200: DriverListOut, 401: ErrorOut, 403: ErrorOut})
     def get(self, request: Request) -> Response:
-        drivers = list(Driver.objects.order_by("name"))
+        visible = visible_drivers(request.user)
+        if visible is None:
+            require_role(request)
+            raise_forbidden()
+        drivers = list(visible.order_by("name"))
         active = active_orders_by_driver([d.id for d in drivers])
         return Response({"results": [driver_out(d, active) for d in drivers]})
 
@@ -263,12 +354,24 @@ class LocationIn(serializers.Serializer):
     speed_kmh = FiniteFloatField(min_value=0, max_value=250, required=False, allow_null=True)
 
 
-class DriverLocationApi(APIView):
-    permission_classes = [IsStaffOrIntegrator]
+def _driver(request: Request, driver_id: str, permission: str) -> int:
+    """The driver's id, when the caller may act for them (401/403), or 404."""
+    pk = parse_int_id(driver_id, code="invalid_driver_id", what="Driver")
+    require_role(request)
+    driver = Driver.objects.filter(pk=pk).first()
+    if driver is None:
+        raise ApiError("driver_not_found", "No driver with that id.", status_code=404)
+    require(request, permission, driver)
+    return pk
 
-    @extend_schema(request=LocationIn, responses={200: DriverOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut})
+
+class DriverLocationApi(APIView):
+    """A driver reports their own position (the driver's app, or its integration)."""
+
+    @extend_schema(request=LocationIn, responses={200: DriverOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut,
+                                                  404: ErrorOut, 429: ErrorOut})
     def post(self, request: Request, driver_id: str) -> Response:
-        pk = parse_int_id(driver_id, code="invalid_driver_id", what="Driver")
+        pk = _driver(request, driver_id, "pd.report_location")
         ratelimits.enforce(request, group="drivers.location", setting="LOCATION_RATE_LIMIT")
         data = LocationIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -283,11 +386,12 @@ class DriverStatusIn(serializers.Serializer):
 
 
 class DriverStatusApi(APIView):
-    permission_classes = [IsStaffOrIntegrator]
+    """A driver's shift: the driver themselves, or the fleet's dispatchers."""
 
-    @extend_schema(request=DriverStatusIn, responses={200: DriverOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut})
+    @extend_schema(request=DriverStatusIn, responses={200: DriverOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut,
+                                                      404: ErrorOut, 409: ErrorOut})
     def post(self, request: Request, driver_id: str) -> Response:
-        pk = parse_int_id(driver_id, code="invalid_driver_id", what="Driver")
+        pk = _driver(request, driver_id, "pd.set_shift")
         data = DriverStatusIn(data=request.data)
         data.is_valid(raise_exception=True)
         driver = services.driver_set_status(driver_id=pk, status=data.validated_data["status"])

@@ -8,12 +8,13 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from events.apis import register_feed_scope
         from events.relay import register_relay_task
-        from pizzadelivery import event_types
-        from pizzadelivery.infra import authentication, sqlite
+        from pizzadelivery import event_types, policy  # noqa: F401 - policy registers its permissions
+        from pizzadelivery.infra import sqlite
         from pizzadelivery.mirror import writer
 
         event_types.register_all()
+        register_feed_scope(lambda request: policy.visible_events(request.user))
         writer.register()
-        authentication.connect_signals()
         register_relay_task(sqlite.checkpoint_wal)

@@ -30,6 +30,9 @@ class Restaurant(models.Model):
     is_open = models.BooleanField(default=True)
     prep_minutes = models.PositiveSmallIntegerField(default=12, help_text="Typical oven-to-box time.")
     description = models.CharField(max_length=255, blank=True)
+    # Restaurant staff: the users who run this pizzeria's kitchen (pizzadelivery.policy).
+    staff = models.ManyToManyField("auth.User", blank=True, related_name="restaurants",
+                                   help_text="Kitchen accounts: they see and move this pizzeria's orders.")
 
     class Meta:
         ordering = ["name"]

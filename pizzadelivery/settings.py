@@ -7,6 +7,7 @@ checks: a real SECRET_KEY is required and cookies/HSTS/SSL are hardened.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,7 +49,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "pizzadelivery.infra.admin_site.AdminsOnlyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -61,9 +62,11 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "events",
     "pizzadelivery.apps.CoreConfig",
     "pizzadelivery.storefront",
+    "pizzadelivery.accounts",
     "tracking",
     "statedash",
     # A development tool (seed_demo, simulate); nothing in the product imports it.
@@ -82,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "events.middleware.CorrelationIdMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pizzadelivery.urls"
@@ -99,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "pizzadelivery.accounts.navigation.navigation",
             ],
         },
     },
@@ -183,7 +189,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+AUTHENTICATION_BACKENDS = [
+    # Failed logins are counted per account and per client; past the limit, refused (429).
+    "axes.backends.AxesStandaloneBackend",
+    # Object permissions from pizzadelivery.policy (django-rules predicates).
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "accounts:home"
+LOGOUT_REDIRECT_URL = "/"
+
+# --- login throttling (django-axes) ----------------------------------------------------
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+# An account and a client are each locked on their own: guessing one account's password from
+# many addresses, and many accounts' from one address, both stop.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Berlin")
@@ -202,7 +227,7 @@ WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "pizzadelivery.infra.authentication.CachedTokenAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -232,7 +257,8 @@ SPECTACULAR_SETTINGS = {
 # --- product tuning -------------------------------------------------------------------
 # How checkout turns an address into a point: "gazetteer" (offline, the default).
 GEOCODER = os.environ.get("GEOCODER", "gazetteer")
-TRACKING_TOKEN_MAX_AGE = env_int("TRACKING_TOKEN_MAX_AGE", 7 * 24 * 3600)
+# A tracking link works from the order until this long after the order ends.
+TRACKING_LINK_HOURS = env_int("TRACKING_LINK_HOURS", 24)
 CITY_SPEED_KMH = float(os.environ.get("CITY_SPEED_KMH", "22"))
 STATE_CACHE_SECONDS = env_int("STATE_CACHE_SECONDS", 5)
 EVENT_STREAM_MAXLEN = env_int("EVENT_STREAM_MAXLEN", 100_000)

@@ -23,7 +23,7 @@ handler500 = "pizzadelivery.infra.errors.server_error"
 urlpatterns = [
     api("restaurants", apis.RestaurantListApi.as_view(), "api-restaurants"),
     api(rf"restaurants/{ID.format('restaurant_id')}/menu", apis.RestaurantMenuApi.as_view(), "api-menu"),
-    api("orders", apis.OrderCreateApi.as_view(), "api-orders"),
+    api("orders", apis.OrdersApi.as_view(), "api-orders"),
     api(rf"orders/{ID.format('order_id')}", apis.OrderDetailApi.as_view(), "api-order"),
     api(rf"orders/{ID.format('order_id')}/transition", apis.OrderTransitionApi.as_view(), "api-order-transition"),
     api("drivers", apis.DriverListApi.as_view(), "api-drivers"),
@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("tracking.urls")),
     path("", include("statedash.urls")),
     path("admin/", admin.site.urls),
+    path("", include("pizzadelivery.accounts.urls")),
     path("favicon.ico", RedirectView.as_view(url="/static/favicon.svg", permanent=True)),
     path("", include("pizzadelivery.storefront.urls")),
 ]

@@ -9,16 +9,16 @@ from rest_framework.views import APIView
 
 from pizzadelivery.infra import ratelimits
 from pizzadelivery.infra.errors import ApiError, ErrorOut
-from pizzadelivery.infra.permissions import IsStaffOrIntegrator
+from pizzadelivery.policy import allowed
 from statedash.serializers import SystemStateOut
 from statedash.state_cache import cached_system_state
 from statedash.warmup import note_state_wanted
 
 
 class SystemStateApi(APIView):
-    """Staff session or integrator token. Cached for STATE_CACHE_SECONDS (5 s)."""
+    """Dispatchers and admins (session or token). Cached for STATE_CACHE_SECONDS (5 s)."""
 
-    permission_classes = [IsStaffOrIntegrator]
+    permission_classes = [allowed("pd.view_state")]
 
     @extend_schema(responses={200: SystemStateOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut, 503: ErrorOut})
     def get(self, request: Request) -> HttpResponse:

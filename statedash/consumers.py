@@ -1,15 +1,16 @@
-"""The dashboard's socket: staff only; joins the ``dashboard`` group and forwards fragments."""
+"""The dashboard's socket: dispatchers and admins; joins the ``dashboard`` group and forwards fragments."""
 from __future__ import annotations
 
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
-from pizzadelivery.infra.ws import CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
+from pizzadelivery.infra.ws import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
+from pizzadelivery.policy import may
 from statedash.fanout import FEED_MESSAGE, GROUP, STATE_MESSAGE
 
 SOCKET_KIND = "dashboard"
-CLOSE_FORBIDDEN = CLOSE_FORBIDDEN_ORIGIN  # 4003, "forbidden": logged in, but not staff
 
 
 class DashboardConsumer(FragmentConsumer):
@@ -19,12 +20,11 @@ class DashboardConsumer(FragmentConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_staff:
-            # Accept, then close with a 4xxx code: the browser learns why, and htmx's ws
-            # extension does not retry it.
-            await self.accept()
-            await self.close(code=CLOSE_UNAUTHORIZED if user is None or not user.is_authenticated
-                             else CLOSE_FORBIDDEN)
+        if user is None or not user.is_authenticated:
+            await self.refuse(CLOSE_UNAUTHORIZED)
+            return
+        if not await database_sync_to_async(may)(user, "pd.view_state"):
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         await self.channel_layer.group_add(GROUP, self.channel_name)
         self.joined = True

@@ -1,8 +1,7 @@
-"""The dispatcher dashboard (staff) and ``/healthz`` (anyone: a probe)."""
+"""The dispatcher dashboard (dispatchers and admins) and ``/healthz`` (anyone: a probe)."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -11,16 +10,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
 from events.services import valid_correlation_id
+from pizzadelivery.policy import page_permission
 from statedash import fragments, health
 from statedash.selectors import batch_events
 
-# Staff only; anyone else is sent to the admin login page and comes back after it.
-staff_only = staff_member_required(login_url="admin:login")
+# Dispatchers and admins; a visitor is sent to log in and comes back after it.
+dispatchers_only = page_permission("pd.view_state")
 
 
 @require_GET
 @never_cache
-@staff_only
+@dispatchers_only
 def dashboard(request: HttpRequest) -> HttpResponse:
     snapshot = fragments.dashboard_snapshot()
     return render(request, "statedash/dashboard.html", {
@@ -35,7 +35,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @never_cache
-@staff_only
+@dispatchers_only
 def dashboard_live(request: HttpRequest) -> HttpResponse:
     """The 5-s poll: out-of-band swaps of what changed since the versions the browser reports."""
     snapshot = fragments.dashboard_snapshot()
@@ -44,7 +44,7 @@ def dashboard_live(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_only
+@dispatchers_only
 def batch_detail(request: HttpRequest, correlation_id: str) -> HttpResponse:
     """Every event of one correlation id: a fragment for htmx, a page otherwise."""
     if not valid_correlation_id(correlation_id):

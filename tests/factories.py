@@ -72,5 +72,49 @@ def order_at(status: str, *, driver_obj: Driver | None = None, **kwargs: object)
     return Order.objects.get(pk=new.id)
 
 
+PASSWORD = "pw-for-tests-only"
+
+
+def admin_user(username: str = "admin") -> User:
+    return User.objects.create_user(username=username, password=PASSWORD, is_staff=True, is_superuser=True)
+
+
 def staff_user(username: str = "staff") -> User:
-    return User.objects.create_user(username=username, password="pw-for-tests-only", is_staff=True)
+    """The fleet's people (the tests' "staff"): a superuser, who may do everything."""
+    return admin_user(username)
+
+
+def plain_user(username: str = "nobody") -> User:
+    """An account with no role at all."""
+    return User.objects.create_user(username=username, password=PASSWORD)
+
+
+def dispatcher_user(username: str = "dispatcher") -> User:
+    from pizzadelivery.policy import make_dispatcher
+
+    user = plain_user(username)
+    make_dispatcher(user)
+    return user
+
+
+def kitchen_user(*restaurants: Restaurant, username: str = "kitchen") -> User:
+    user = plain_user(username)
+    for restaurant_obj in restaurants:
+        restaurant_obj.staff.add(user)
+    return user
+
+
+def driver_user(driver_obj: Driver, username: str | None = None) -> User:
+    user = plain_user(username or f"driver-{driver_obj.id}")
+    services.driver_update_profile(driver_id=driver_obj.id, user=user)
+    return user
+
+
+def token_client(user: User):
+    """An API client sending ``user``'s token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client

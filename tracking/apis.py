@@ -9,12 +9,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pizzadelivery import policy
 from pizzadelivery.infra.errors import ApiError, ErrorOut
 from pizzadelivery.infra.fields import IsoDateTimeField, parse_order_id
 from pizzadelivery.infra.serializers import represent
 from pizzadelivery.lifecycle import OrderStatus
 from pizzadelivery.mirror.readers import order_and_driver_documents_get
-from pizzadelivery.policy import check_order_access
 from pizzadelivery.serializers import AddressOut, LatLngOut, OrderLineOut
 from tracking.selectors import build_state, has_delivery
 
@@ -91,7 +91,7 @@ class NotDispatchedOut(ErrorOut):
 
 
 class OrderDeliveryApi(APIView):
-    permission_classes = [AllowAny]  # checked per order: staff, integrator or tracking token
+    permission_classes = [AllowAny]  # decided per order by pizzadelivery.policy
 
     @extend_schema(
         operation_id="order_delivery_state",
@@ -102,16 +102,23 @@ class OrderDeliveryApi(APIView):
             400: OpenApiResponse(NotDispatchedOut, description="`invalid_order_id`, or `order_not_dispatched` "
                                                              "(with the order's `status`)."),
             401: OpenApiResponse(ErrorOut, description="No session, API token or tracking token."),
-            403: OpenApiResponse(ErrorOut, description="The tracking token belongs to another order."),
+            403: OpenApiResponse(ErrorOut, description="`forbidden`: the token opens another order, or the "
+                                                       "account may not read this one; `link_expired`."),
             404: OpenApiResponse(ErrorOut, description="`order_not_found`."),
         },
     )
     def get(self, request: Request, order_id: str) -> Response:
         pk = parse_order_id(order_id)  # before anything reaches the database
-        check_order_access(request, pk)
+        as_customer = policy.customer_order(request, pk)
+        if not as_customer:
+            policy.require_role(request)
         order_doc, driver_doc, source = order_and_driver_documents_get(pk)
         if order_doc is None:
             raise ApiError("order_not_found", "No order with that id.", status_code=404)
+        if as_customer:
+            policy.check_customer_link(order_doc)
+        else:
+            policy.require(request, "pd.view_order", order_doc)
         if not has_delivery(order_doc):
             raise ApiError("order_not_dispatched",
                            f"Order {order_doc['code']} has no driver yet; it is {order_doc['status']}.",

@@ -7,9 +7,16 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
-from pizzadelivery.infra.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
+from pizzadelivery.infra.ws import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHORIZED,
+    FragmentConsumer,
+    socket_count_changed,
+)
+from pizzadelivery.policy import link_expired
 from pizzadelivery.tokens import order_id_from_token
-from tracking.selectors import order_exists
+from tracking.selectors import order_document
 
 SOCKET_KIND = "tracker"
 FRAGMENT_MESSAGE = "tracker.fragment"  # handled by tracker_fragment
@@ -30,8 +37,12 @@ class TrackerConsumer(FragmentConsumer):
         if order_id is None:
             await self.refuse(CLOSE_UNAUTHORIZED)
             return
-        if not await database_sync_to_async(order_exists)(order_id):
+        order = await database_sync_to_async(order_document)(order_id)
+        if order is None:
             await self.refuse(CLOSE_NOT_FOUND)
+            return
+        if link_expired(order):
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         # Join before accepting: once the browser sees the socket open, no push can slip by.
         self.group = tracker_group(order_id)
@@ -39,12 +50,6 @@ class TrackerConsumer(FragmentConsumer):
         await self.accept()
         await sync_to_async(socket_count_changed)(SOCKET_KIND, +1)
         self.counted = True
-
-    async def refuse(self, code: int) -> None:
-        """Accept, then close with a 4xxx code: the browser sees why, and htmx's ws extension
-        does not retry a 4xxx close (a refused handshake would look like a network error)."""
-        await self.accept()
-        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:

@@ -224,6 +224,6 @@ def tracker_snapshot(order_id: uuid.UUID) -> TrackerSnapshot | None:
                            route=route, generated_at=now)
 
 
-def order_exists(order_id: uuid.UUID) -> bool:
+def order_document(order_id: uuid.UUID) -> OrderDocument | None:
     order_doc, _source = order_document_get(order_id)
-    return order_doc is not None
+    return order_doc

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from pizzadelivery.policy import link_expired
 from pizzadelivery.tokens import order_id_from_token
 from tracking.fragments import LIVE_TEMPLATE, fragment_context
 from tracking.selectors import TrackerSnapshot, tracker_snapshot
@@ -18,17 +19,23 @@ def _snapshot_for(token: str) -> TrackerSnapshot | None:
     return tracker_snapshot(order_id) if order_id else None
 
 
-def _link_not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "tracking/link_not_found.html",
-                  {"valid_days": settings.TRACKING_TOKEN_MAX_AGE // 86400}, status=404)
+def _refused(request: HttpRequest, snapshot: TrackerSnapshot | None) -> HttpResponse | None:
+    """The page for a link that opens nothing (404) or no longer (403), else None."""
+    context = {"hours": settings.TRACKING_LINK_HOURS}
+    if snapshot is None:
+        return render(request, "tracking/link_not_found.html", context, status=404)
+    if link_expired(snapshot.order):
+        return render(request, "tracking/link_not_found.html",
+                      {**context, "expired": True, "order": snapshot.order}, status=403)
+    return None
 
 
 @never_cache
 @require_GET
 def tracker(request: HttpRequest, token: str) -> HttpResponse:
     snapshot = _snapshot_for(token)
-    if snapshot is None:
-        return _link_not_found(request)
+    if refused := _refused(request, snapshot):
+        return refused
     return render(request, "tracking/tracker.html", {
         **fragment_context(snapshot),
         "socket_path": f"/ws/track/{token}/",
@@ -42,6 +49,6 @@ def tracker_live(request: HttpRequest, token: str) -> HttpResponse:
     """The page's live fragments over HTTP: the resync after a reconnect, and the 5 s poll when
     WebSockets do not work at all."""
     snapshot = _snapshot_for(token)
-    if snapshot is None:
-        return _link_not_found(request)
+    if refused := _refused(request, snapshot):
+        return refused
     return render(request, LIVE_TEMPLATE, fragment_context(snapshot))

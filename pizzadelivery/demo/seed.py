@@ -23,6 +23,7 @@ from pizzadelivery.infra.errors import DomainError
 from pizzadelivery.lifecycle import OrderStatus
 from pizzadelivery.mirror.readers import nearest_available_driver_ids
 from pizzadelivery.models import Driver, MenuItem, Order, Restaurant
+from pizzadelivery.policy import make_dispatcher
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ PATH_TO = {
     "cancelled": ["confirmed", "cancelled"],
 }
 ADMIN_USERNAME = "admin"
+DISPATCHER_USERNAME = "dispatcher"
 ADMIN_PASSWORD_FILE = "demo_admin_password"
 
 
@@ -165,6 +167,7 @@ class SeedReport:
     admin_created: bool = False
     admin_password: str = ""
     admin_token: str = ""
+    accounts: dict[str, list[str]] = field(default_factory=dict)  # role -> usernames
     skipped: list[str] = field(default_factory=list)
 
 
@@ -309,18 +312,41 @@ def admin_password() -> str:
     return password
 
 
-def seed_admin(report: SeedReport) -> None:
+def seed_accounts(report: SeedReport) -> None:
+    """The demo accounts, one per role, all with the admin's password: ``admin`` (superuser),
+    ``dispatcher``, ``kitchen-<slug>`` for each pizzeria and ``driver-<id>`` for each driver."""
     password = admin_password()
-    user, created = User.objects.get_or_create(username=ADMIN_USERNAME, defaults={
+    admin, created = User.objects.get_or_create(username=ADMIN_USERNAME, defaults={
         "is_staff": True, "is_superuser": True, "email": "admin@example.com"})
-    if created or not user.check_password(password) or not (user.is_staff and user.is_superuser):
-        user.is_staff = user.is_superuser = True
-        user.set_password(password)
-        user.save()
-    token, _ = Token.objects.get_or_create(user=user)
+    if created or not admin.check_password(password) or not (admin.is_staff and admin.is_superuser):
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(password)
+        admin.save()
+    token, _ = Token.objects.get_or_create(user=admin)
     report.admin_created = created
     report.admin_password = password
     report.admin_token = token.key
+    # Every demo account shares the admin's password, so its hash is computed once, not per account.
+    hashed = admin.password
+
+    def account(username: str) -> User:
+        user, _ = User.objects.get_or_create(username=username, defaults={"password": hashed})
+        if user.password != hashed:
+            user.password = hashed
+            user.save(update_fields=["password"])
+        return user
+
+    make_dispatcher(account(DISPATCHER_USERNAME))
+    report.accounts = {"admin": [ADMIN_USERNAME], "dispatcher": [DISPATCHER_USERNAME], "kitchen": [], "driver": []}
+    for restaurant in Restaurant.objects.order_by("name"):
+        username = f"kitchen-{restaurant.slug}"
+        restaurant.staff.add(account(username))
+        report.accounts["kitchen"].append(username)
+    for driver in Driver.objects.order_by("id"):
+        user = account(f"driver-{driver.id}")
+        if driver.user_id != user.id:
+            services.driver_update_profile(driver_id=driver.id, user=user)
+        report.accounts["driver"].append(user.username)
 
 
 def seed(*, rng_seed: int = 20250101) -> SeedReport:
@@ -329,5 +355,5 @@ def seed(*, rng_seed: int = 20250101) -> SeedReport:
     seed_catalogue(report)
     seed_drivers(report)
     seed_orders(report, random.Random(rng_seed))
-    seed_admin(report)
+    seed_accounts(report)
     return report

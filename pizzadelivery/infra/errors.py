@@ -47,7 +47,7 @@ class ApiError(exceptions.APIException):
 _CODES: list[tuple[type[Exception], str]] = [
     (exceptions.NotAuthenticated, "not_authenticated"),
     (exceptions.AuthenticationFailed, "authentication_failed"),
-    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.PermissionDenied, "forbidden"),
     (exceptions.NotFound, "not_found"),
     (exceptions.MethodNotAllowed, "method_not_allowed"),
     (exceptions.NotAcceptable, "not_acceptable"),
@@ -121,7 +121,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
         response["Retry-After"] = "60"
         return response
     if _wants_json(request):
-        return JsonResponse(error_body("permission_denied", "You may not do that."), status=403)
+        return JsonResponse(error_body("forbidden", "You may not do that."), status=403)
     return render(request, "403.html", status=403)
 
 

@@ -13,7 +13,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 
-CLOSE_FORBIDDEN_ORIGIN = 4003
+CLOSE_FORBIDDEN = 4003  # a foreign origin, or a caller whose role may not open this socket
+CLOSE_FORBIDDEN_ORIGIN = CLOSE_FORBIDDEN
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_NOT_FOUND = 4004
 
@@ -25,6 +26,12 @@ class FragmentConsumer(AsyncWebsocketConsumer):
     it grows with the sockets of a process (one hop per socket per push)."""
 
     direct_messages: frozenset[str] = frozenset()
+
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with a 4xxx code: the browser sees why, and htmx's ws extension
+        does not retry a 4xxx close (a refused handshake would look like a network error)."""
+        await self.accept()
+        await self.close(code=code)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message["type"] in self.direct_messages:

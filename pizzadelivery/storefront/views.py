@@ -18,6 +18,7 @@ from pizzadelivery import eta, services
 from pizzadelivery.infra.errors import DomainError
 from pizzadelivery.infra.ratelimits import RateLimited, enforce
 from pizzadelivery.models import MenuItem, Restaurant
+from pizzadelivery.policy import link_expired
 from pizzadelivery.selectors import menu_for, order_queryset, restaurant_list
 from pizzadelivery.storefront import cart
 from pizzadelivery.storefront.forms import CartLineForm, CheckoutForm
@@ -159,7 +160,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
 def order_confirmed(request: HttpRequest, token: str) -> HttpResponse:
     order_id = order_id_from_token(token)
     order = order_queryset().filter(pk=order_id).first() if order_id else None
-    if order is None:
+    if order is None or link_expired(order):
         raise Http404("No order for that link.")
     tracking_url = reverse("tracking:tracker", args=[token])
     # Before a driver is assigned there is no stored ETA yet: show the same estimate the

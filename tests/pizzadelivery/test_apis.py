@@ -111,8 +111,8 @@ def test_order_detail_access(api, anon) -> None:
     other = factories.order()
     assert api.get(f"/api/orders/{order.id}").json()["code"] == order.code
     assert anon.get(f"/api/orders/{order.id}?token={tracking_token_for(order.id)}").status_code == 200
-    assert_error(anon.get(f"/api/orders/{order.id}?token={tracking_token_for(other.id)}"), 403, "invalid_token")
-    assert_error(anon.get(f"/api/orders/{order.id}?token=forged"), 403, "invalid_token")
+    assert_error(anon.get(f"/api/orders/{order.id}?token={tracking_token_for(other.id)}"), 403, "forbidden")
+    assert_error(anon.get(f"/api/orders/{order.id}?token=forged"), 403, "forbidden")
     assert_error(anon.get(f"/api/orders/{order.id}"), 401, "not_authenticated")
     assert_error(api.get(f"/api/orders/{uuid.uuid4()}"), 404, "order_not_found")
     assert_error(api.get("/api/orders/' OR 1=1 --"), 400, "invalid_order_id")

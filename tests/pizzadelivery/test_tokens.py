@@ -23,7 +23,8 @@ def test_forged_or_malformed_tokens_open_nothing(token: str) -> None:
     assert order_id_from_token(token) is None
 
 
-def test_expired_tokens_open_nothing(settings) -> None:
-    token = tracking_token_for(uuid.uuid4())
-    settings.TRACKING_TOKEN_MAX_AGE = -1
-    assert order_id_from_token(token) is None
+def test_one_token_per_order_every_time() -> None:
+    order_id = uuid.uuid4()
+    assert tracking_token_for(order_id) == tracking_token_for(str(order_id))
+    assert order_id_from_token(tracking_token_for(order_id)) == order_id
+    assert order_id_from_token(tracking_token_for(order_id)[:-1] + "x") is None

@@ -68,20 +68,22 @@ def test_anonymous_and_customers_are_refused(anon, transactional_db) -> None:
         assert response.json()["error"] == "not_authenticated"
     customer = User.objects.create_user("customer", password="pw-for-tests-only")
     client = APIClient()
-    client.force_login(customer)  # a session, but not staff
+    client.force_login(customer)  # a session, but no role
     response = client.get("/api/state")
-    assert response.status_code == 403 and response.json()["error"] == "permission_denied"
+    assert response.status_code == 403 and response.json()["error"] == "forbidden"
+    kitchen = factories.kitchen_user(factories.restaurant())  # a role, but not the fleet's
+    assert factories.token_client(kitchen).get("/api/state").status_code == 403
 
 
-def test_staff_session_and_integrator_token_get_in(staff, transactional_db) -> None:
+def test_dispatchers_and_admins_get_in_by_session_or_token(staff, transactional_db) -> None:
     session = APIClient()
     session.force_login(staff)
     assert session.get("/api/state").status_code == 200
-    integrator = User.objects.create_user("kitchen-screen")  # not staff: the token is what counts
-    token = Token.objects.create(user=integrator)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    assert client.get("/api/state").status_code == 200
+    dispatcher = factories.dispatcher_user()
+    assert factories.token_client(dispatcher).get("/api/state").status_code == 200
+    by_session = APIClient()
+    by_session.force_login(dispatcher)
+    assert by_session.get("/api/state").status_code == 200
 
 
 def test_cached_for_the_configured_seconds(api, mirror, settings, clock) -> None:

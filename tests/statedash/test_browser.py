@@ -78,9 +78,23 @@ def _place_over_http(live: LiveServer, token: str, shop) -> dict:
         "delivery_address": {"text": "Invalidenstraße 43", "lat": 52.53, "lng": 13.38}})
 
 
-def test_anonymous_is_sent_to_the_login_page(page: Page, live) -> None:
+def test_a_dispatcher_logs_in_and_lands_on_the_dashboard(page: Page, live, mirror) -> None:
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    dispatcher = factories.dispatcher_user("dispatch-desk")
+    # The live server runs the product's hashers: give this password a hash they accept.
+    dispatcher.password = PBKDF2PasswordHasher().encode("correct horse battery", "saltsaltsalt")
+    dispatcher.save(update_fields=["password"])
     page.goto(f"{live.url}/dashboard/")
-    expect(page).to_have_url(re.compile(r"/admin/login/\?next=/dashboard/$"))
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/dashboard/$"))
+    page.get_by_label("Username").fill("dispatch-desk")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_label("Password").press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("Please enter a correct username and password")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    expect(page.locator("#dash-conn")).to_have_attribute("data-state", "live")
 
 
 def test_stats_and_feed_change_without_a_reload(page: Page, live, staff, mirror) -> None:

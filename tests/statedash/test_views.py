@@ -26,12 +26,14 @@ def _versions(html: str) -> list[str]:
 
 
 @pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/live/"])
-def test_anonymous_and_non_staff_go_to_the_login_page(client, transactional_db, path) -> None:
+def test_anonymous_go_to_the_login_page_and_other_roles_are_refused(client, transactional_db, path) -> None:
     response = client.get(path)
     assert response.status_code == 302
-    assert response["Location"] == f"/admin/login/?next={path}"
+    assert response["Location"] == f"/accounts/login/?next={path}"
     client.force_login(User.objects.create_user("customer", password="pw-for-tests-only"))
-    assert client.get(path)["Location"].startswith("/admin/login/")
+    assert client.get(path).status_code == 403
+    client.force_login(factories.kitchen_user(factories.restaurant()))
+    assert client.get(path).status_code == 403
 
 
 def test_dashboard_page_shows_every_panel(staff_client, mirror) -> None:

@@ -99,7 +99,7 @@ def test_a_token_opens_its_own_order_and_never_another(two_orders: tuple[Order, 
             assert not [s for s in secrets_of(other) if s in response.content.decode()]
         for path in (f"/api/orders/{other.id}", f"/api/orders/{other.id}/delivery"):
             body = assert_json_error(stranger.get(path, {"token": token}), 403)
-            assert body["error"] == "invalid_token"
+            assert body["error"] == "forbidden"
             assert not [s for s in secrets_of(other) if s in str(body)]
         for path in (f"/track/{token}/", f"/track/{token}/live/", f"/orders/{token}/confirmed/"):
             response = browser_client().get(path)
@@ -201,21 +201,47 @@ async def test_a_valid_token_from_an_allowed_origin_stays_open(world: World) -> 
 
 
 @pytest.mark.usefixtures("close_worker_connections")
-async def test_an_expired_token_is_refused_everywhere(world: World, stranger: APIClient, settings) -> None:
-    order = world.orders["dispatched"].id
-    week_and_a_day = settings.TRACKING_TOKEN_MAX_AGE + 86400
-    expired = token_signed_at(order, week_and_a_day)
-    fresh = token_signed_at(order, 60)
-    assert await socket_outcome(f"/ws/track/{fresh}/", ORIGIN) == "open"  # the same token, younger
+async def test_a_link_lives_until_hours_after_the_order_ends(world: World, stranger: APIClient, settings) -> None:
+    from datetime import timedelta
 
-    assert await socket_outcome(f"/ws/track/{expired}/", ORIGIN) == 4001
-    assert (await sync_to_async(stranger.get)(f"/api/orders/{order}", {"token": expired})).status_code == 403
-    assert (await sync_to_async(stranger.get)(f"/api/orders/{order}/delivery", {"token": expired})).status_code == 403
-    assert (await sync_to_async(browser_client().get)(f"/track/{expired}/")).status_code == 404
+    from django.utils import timezone
 
-    settings.TRACKING_TOKEN_MAX_AGE = 30  # a shorter life, from the settings
-    assert await socket_outcome(f"/ws/track/{fresh}/", ORIGIN) == 4001
-    assert (await sync_to_async(stranger.get)(f"/api/orders/{order}", {"token": fresh})).status_code == 403
+    settings.TRACKING_LINK_HOURS = 24
+    running, ended = world.orders["dispatched"], world.orders["delivered"]
+    path = f"/api/orders/{ended.id}"
+
+    async def outcomes(order: Order) -> tuple[Any, ...]:
+        token = tracking_token_for(order.id)
+        api = await sync_to_async(stranger.get)(f"/api/orders/{order.id}", {"token": token})
+        delivery = await sync_to_async(stranger.get)(f"/api/orders/{order.id}/delivery", {"token": token})
+        page = await sync_to_async(browser_client().get)(f"/track/{token}/")
+        socket = await socket_outcome(f"/ws/track/{token}/", ORIGIN)
+        return api.status_code, delivery.status_code, page.status_code, socket
+
+    assert await outcomes(ended) == (200, 200, 200, "open")  # delivered a moment ago
+    real_now = timezone.now
+    try:
+        timezone.now = lambda: real_now() + timedelta(hours=23, minutes=59)
+        assert await outcomes(ended) == (200, 200, 200, "open")
+        timezone.now = lambda: real_now() + timedelta(hours=24, minutes=1)
+        assert await outcomes(ended) == (403, 403, 403, 4003)
+        body = (await sync_to_async(stranger.get)(path, {"token": tracking_token_for(ended.id)})).json()
+        assert body["error"] == "link_expired"
+        page = (await sync_to_async(browser_client().get)(f"/track/{tracking_token_for(ended.id)}/")).content.decode()
+        assert "This tracking link has expired" in page and ended.code in page
+        assert await outcomes(running) == (200, 200, 200, "open")  # an order still running never expires
+    finally:
+        timezone.now = real_now
+
+
+def test_a_request_with_a_link_never_gets_a_fresher_one(world: World, stranger: APIClient) -> None:
+    order = world.orders["dispatched"]
+    token = tracking_token_for(order.id)
+    answered = stranger.get(f"/api/orders/{order.id}", {"token": token}).json()["tracking_url"]
+    assert answered.endswith(f"/track/{token}/")  # the very link it was asked with: one per order
+    legacy = token_signed_at(order.id, 60)  # a link from before (timestamped) still opens it while it runs
+    assert stranger.get(f"/api/orders/{order.id}", {"token": legacy}).status_code == 200
+    assert stranger.get(f"/api/orders/{order.id}", {"token": legacy}).json()["tracking_url"].endswith(f"/{token}/")
 
 
 # --- the dispatcher's surfaces ----------------------------------------------------------------------
@@ -225,46 +251,57 @@ def customer_user(transactional_db) -> User:
     return User.objects.create_user("customer", password="pw-for-tests-only")
 
 
-def test_dashboard_pages_are_staff_only(world: World, staff: User, customer_user: User) -> None:
+def test_dashboard_pages_are_for_dispatchers(world: World, staff: User, customer_user: User) -> None:
     correlation_id = world.orders["placed"].id.hex  # any; refused before it is looked up
     paths = ["/dashboard/", "/dashboard/live/", f"/dashboard/batches/{correlation_id}/"]
-    for user in (None, customer_user):
-        client = browser_client(user)
-        for path in paths:
-            response = client.get(path)
-            assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), (user, path)
-    staff_client = browser_client(staff)
-    assert staff_client.get("/dashboard/").status_code == 200
-    assert staff_client.get("/dashboard/live/").status_code == 200
+    for path in paths:
+        response = browser_client().get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), path
+        assert_html_error(browser_client(customer_user).get(path), 403)
+    for user in (staff, factories.dispatcher_user()):
+        assert browser_client(user).get("/dashboard/").status_code == 200
+        assert browser_client(user).get("/dashboard/live/").status_code == 200
 
 
-def test_state_api_is_staff_or_integrator_only(world: World, staff: User, customer_user: User) -> None:
+def test_state_api_is_for_dispatchers(world: World, staff: User, customer_user: User) -> None:
     assert_json_error(APIClient().get("/api/state"), 401)
     customer_session = APIClient()
     customer_session.force_login(customer_user)
     assert_json_error(customer_session.get("/api/state"), 403)
-    for path in ("/api/drivers", "/api/events"):
+    for path in ("/api/drivers", "/api/events", "/api/orders"):
         assert_json_error(customer_session.get(path), 403)
 
     staff_session = APIClient()
     staff_session.force_login(staff)
     assert staff_session.get("/api/state").status_code == 200
-    integrator = APIClient()  # an API token is an integrator's credential, staff or not
-    integrator.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=customer_user).key}")
-    assert integrator.get("/api/state").status_code == 200
+    no_role = APIClient()  # an API token acts with its user's role: none here
+    no_role.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=customer_user).key}")
+    assert_json_error(no_role.get("/api/state"), 403)
     forged = APIClient()
     forged.credentials(HTTP_AUTHORIZATION=f"Token {secrets.token_hex(20)}")
     assert_json_error(forged.get("/api/state"), 401)
 
 
 @pytest.mark.usefixtures("close_worker_connections")
-async def test_dashboard_socket_is_staff_only(world: World, staff: User, customer_user: User) -> None:
+async def test_dashboard_socket_is_for_dispatchers(world: World, staff: User, customer_user: User) -> None:
     assert await socket_outcome("/ws/dashboard/", ORIGIN) == 4001
     customer = await sync_to_async(session_cookie)(customer_user)
     assert await socket_outcome("/ws/dashboard/", ORIGIN, customer) == 4003
     forged = (b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={secrets.token_hex(16)}".encode())
     assert await socket_outcome("/ws/dashboard/", ORIGIN, forged) == 4001
     assert await socket_outcome("/ws/dashboard/", ORIGIN, await sync_to_async(session_cookie)(staff)) == "open"
+
+
+def test_a_deactivated_users_token_stops_at_once(world: World) -> None:
+    dispatcher = factories.dispatcher_user()
+    client = factories.token_client(dispatcher)
+    assert client.get("/api/state").status_code == 200
+    User.objects.filter(pk=dispatcher.pk).update(is_active=False)  # no signal, no save()
+    assert_json_error(client.get("/api/state"), 401)
+    User.objects.filter(pk=dispatcher.pk).update(is_active=True)
+    assert client.get("/api/state").status_code == 200
+    dispatcher.groups.clear()  # the role taken away: refused on the next request
+    assert_json_error(client.get("/api/state"), 403)
 
 
 def test_healthz_is_public_and_reveals_no_secrets(world: World, stranger: APIClient) -> None:
@@ -417,12 +454,8 @@ def test_rate_limits_answer_429_json_with_retry_after(world: World, staff: User,
     def call(client: APIClient) -> Any:
         return client.get(path) if method == "get" else client.post(path, body, format="json")
 
-    clients = []
-    for user in (staff, User.objects.create_user("integrator-2", is_staff=False)):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-        clients.append(client)
-    first, second = clients
+    # Two callers allowed to do it (an admin, and a second admin: every operation here is theirs).
+    first, second = factories.token_client(staff), factories.token_client(factories.admin_user("admin-2"))
 
     for _ in range(LIMIT):
         assert call(first).status_code in (200, 201)

@@ -104,7 +104,8 @@ def refusals(requests: Iterable[tuple[str, Callable[[], HttpResponse]]], *, json
 def test_hostile_ids_in_every_id_bearing_api_path(integrator: APIClient, world: World, unchanged) -> None:
     requests = [(f"{method} {template.format(encode(raw))}",
                  lambda m=method, p=template.format(encode(raw)), b=body: send(integrator, m, p, b))
-                for method, template, body in ID_ENDPOINTS for raw in HOSTILE_IDS]
+                for method, template, body in ID_ENDPOINTS for raw in HOSTILE_IDS
+                if not (raw == "" and template.rstrip("/") == "/api/orders/{}")]  # that is GET /api/orders
     with unchanged():
         assert_refused(requests)
 

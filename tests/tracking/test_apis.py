@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from pizzadelivery import services
 from pizzadelivery.tokens import tracking_token_for
 from tests import factories
 from tests.tracking.helpers import HOME, advance, move, ready_then_dispatched, token
@@ -196,7 +197,7 @@ def test_with_and_without_trailing_slash(api, mirror, path):
 def test_staff_session(staff, mirror):
     order, _driver = ready_then_dispatched()
     browser = Client()
-    assert browser.login(username=staff.username, password="pw-for-tests-only")
+    browser.force_login(staff)
 
     response = browser.get(url(order.id))
 
@@ -204,13 +205,17 @@ def test_staff_session(staff, mirror):
     assert response.json()["order"]["id"] == str(order.id)
 
 
-def test_integrator_token_of_a_non_staff_user(mirror):
-    order, _driver = ready_then_dispatched()
-    integrator = User.objects.create_user("kitchen-screen", password="x-pw-kitchen-1")
+def test_tokens_act_with_their_users_role(mirror):
+    order, driver = ready_then_dispatched()
+    kitchen = factories.kitchen_user(order.restaurant)
+    assert factories.token_client(kitchen).get(url(order.id)).status_code == 200  # their pizzeria's order
+    assert factories.token_client(factories.driver_user(driver)).get(url(order.id)).status_code == 200  # their job
+    elsewhere = factories.kitchen_user(factories.restaurant(), username="kitchen-elsewhere")
+    assert factories.token_client(elsewhere).get(url(order.id)).status_code == 403
+    nobody = User.objects.create_user("kitchen-screen", password="x-pw-kitchen-1")  # no role at all
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=integrator).key}")
-
-    assert client.get(url(order.id)).status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=nobody).key}")
+    assert client.get(url(order.id)).status_code == 403
 
 
 def test_own_tracking_token(anon, mirror):
@@ -229,7 +234,7 @@ def test_another_orders_token_is_refused(anon, mirror):
     response = anon.get(url(order.id), {"token": token(other)})
 
     assert response.status_code == 403
-    assert response.json()["error"] == "invalid_token"
+    assert response.json()["error"] == "forbidden"
 
 
 @pytest.mark.parametrize("bad", ["", "garbage", "a" * 500, tracking_token_for(uuid.uuid4())])
@@ -239,17 +244,19 @@ def test_forged_or_foreign_tokens_are_refused(anon, mirror, bad):
     response = anon.get(url(order.id), {"token": bad})
 
     assert response.status_code == 403
-    assert response.json()["error"] == "invalid_token"
+    assert response.json()["error"] == "forbidden"
 
 
-def test_expired_token_is_refused(anon, mirror, settings):
+def test_expired_link_is_refused(anon, mirror, settings):
     order, _driver = ready_then_dispatched()
-    expired = token(order)
-    settings.TRACKING_TOKEN_MAX_AGE = -1
+    services.order_transition(order_id=order.id, to="cancelled", reason="test")
+    assert anon.get(url(order.id), {"token": token(order)}).status_code == 200  # the hour after it ended
+    settings.TRACKING_LINK_HOURS = 0
 
-    response = anon.get(url(order.id), {"token": expired})
+    response = anon.get(url(order.id), {"token": token(order)})
 
     assert response.status_code == 403
+    assert response.json()["error"] == "link_expired"
 
 
 def test_no_credentials_is_401(anon, mirror):
@@ -261,13 +268,14 @@ def test_no_credentials_is_401(anon, mirror):
     assert response.json()["error"] == "not_authenticated"
 
 
-def test_logged_in_customer_without_token_is_401(mirror):
+def test_logged_in_user_without_a_role_or_token_is_403(mirror):
     order, _driver = ready_then_dispatched()
-    User.objects.create_user("customer", password="pw-for-tests-only")
     browser = Client()
-    assert browser.login(username="customer", password="pw-for-tests-only")
+    browser.force_login(User.objects.create_user("customer", password="pw-for-tests-only"))
 
-    assert browser.get(url(order.id)).status_code == 401
+    response = browser.get(url(order.id))
+
+    assert response.status_code == 403 and response.json()["error"] == "forbidden"
 
 
 def test_no_credentials_on_an_unknown_order_does_not_reveal_it(anon, mirror):

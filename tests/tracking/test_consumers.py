@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 
+from pizzadelivery import services
 from pizzadelivery.asgi import application
 from pizzadelivery.infra.ws import open_socket_counts
 from pizzadelivery.tokens import tracking_token_for
@@ -76,12 +77,17 @@ async def test_a_malformed_or_forged_token_is_closed_4001(dispatched, bad):
     assert await refused_with(f"/ws/track/{bad}/") == 4001
 
 
-async def test_an_expired_token_is_closed_4001(dispatched, settings):
+async def test_an_expired_link_is_closed_4003(dispatched, settings):
     order, _driver = dispatched
     tracking = token(order)
-    settings.TRACKING_TOKEN_MAX_AGE = -1
+    await sync_to_async(services.order_transition)(order_id=order.id, to="cancelled", reason="test")
+    settings.TRACKING_LINK_HOURS = 0
 
-    assert await refused_with(f"/ws/track/{tracking}/") == 4001
+    assert await refused_with(f"/ws/track/{tracking}/") == 4003
+
+
+async def test_a_forged_token_is_closed_4001(mirror):
+    assert await refused_with("/ws/track/d2fb42ea354149c18951b945d5d1a466:forged-signature/") == 4001
 
 
 async def test_a_token_for_no_order_is_closed_4004(mirror):

@@ -90,15 +90,18 @@ def test_a_bad_link_is_a_friendly_404(browser, mirror, bad):
     assert "find that delivery" in response.content.decode()
 
 
-def test_an_expired_link_is_a_friendly_404(browser, mirror, settings):
-    order = factories.order_at("placed")
+def test_an_expired_link_is_a_friendly_page(browser, mirror, settings):
+    order = factories.order_at("cancelled")
     link = f"/track/{token(order)}/"
-    settings.TRACKING_TOKEN_MAX_AGE = -1
+    settings.TRACKING_LINK_HOURS = 0
 
     for path in (link, link + "live/"):
         response = browser.get(path)
-        assert response.status_code == 404
-        assert "has expired" in response.content.decode()
+        assert response.status_code == 403
+        assert "This tracking link has expired" in response.content.decode()
+        assert order.code in response.content.decode()
+    forged = browser.get("/track/d2fb42ea354149c18951b945d5d1a466:forged/")
+    assert forged.status_code == 404 and "We can't find that delivery" in forged.content.decode()
 
 
 def test_live_returns_what_the_socket_pushes(browser, mirror):

@@ -12,14 +12,13 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from events.models import Event
-from pizzadelivery import geocoding, services
+from pizzadelivery import geocoding, policy, services
 from pizzadelivery.demo import seed
 from pizzadelivery.demo import simulator as sim
 from pizzadelivery.eta import haversine_m
@@ -159,7 +158,17 @@ def test_seed_demo_is_idempotent_and_covers_every_status(settings, tmp_path, mon
     for order in Order.objects.all():
         kinds = set(Event.objects.filter(order_id=order.id).values_list("type", flat=True))
         assert "order.placed" in kinds and f"order.{order.status}" in kinds
-    assert authenticate(username="admin", password="demo-pass-for-tests") is not None
+    assert User.objects.get(username="admin").check_password("demo-pass-for-tests")
+    # The demo accounts of every role, all with that password, each printed.
+    dispatcher = User.objects.get(username="dispatcher")
+    assert policy.role_names(dispatcher) == ["dispatcher"] and dispatcher.check_password("demo-pass-for-tests")
+    for restaurant in Restaurant.objects.all():
+        kitchen = User.objects.get(username=f"kitchen-{restaurant.slug}")
+        assert set(kitchen.restaurants.all()) == {restaurant} and kitchen.check_password("demo-pass-for-tests")
+        assert f"kitchen-{restaurant.slug}" in first.getvalue()
+    for driver in Driver.objects.select_related("user"):
+        assert driver.user.username == f"driver-{driver.id}" and driver.user.check_password("demo-pass-for-tests")
+    assert not User.objects.filter(is_staff=True).exclude(username="admin").exists()  # the admin is for admins
     token = Token.objects.get(user__username="admin").key
     assert token in first.getvalue() and token in second.getvalue()
     assert "demo-pass-for-tests" in first.getvalue()
@@ -176,8 +185,8 @@ def test_seed_demo_generates_the_admin_password_once(settings, tmp_path, monkeyp
     call_command("seed_demo", stdout=again)
 
     assert len(stored) >= 12
-    assert f"admin / {stored}" in again.getvalue()
-    assert authenticate(username="admin", password=stored) is not None
+    assert f"password {stored}" in again.getvalue()
+    assert User.objects.get(username="admin").check_password(stored)
     assert (tmp_path / seed.ADMIN_PASSWORD_FILE).stat().st_mode & 0o077 == 0
 
 

@@ -1,5 +1,6 @@
 """``python manage.py seed_demo``: Berlin pizzerias, menus, drivers, orders in every status,
-and the ``admin`` superuser. Idempotent: a second run finds everything and changes nothing."""
+and the demo accounts (admin, dispatcher, a kitchen per pizzeria, a login per driver).
+Idempotent: a second run finds everything and changes nothing."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ from pizzadelivery.demo import seed as demo
 
 
 class Command(BaseCommand):
-    help = "Seed demo data (idempotent): pizzerias, menus, drivers, orders in every status, admin user."
+    help = "Seed demo data (idempotent): pizzerias, menus, drivers, orders in every status, demo accounts."
 
     def handle(self, *args: object, **options: object) -> None:
         report = demo.seed()
@@ -23,8 +24,16 @@ class Command(BaseCommand):
         for skipped in report.skipped:
             self.stderr.write(f"skipped {skipped}")
         base = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+        accounts = report.accounts
+        drivers = accounts["driver"]
         self.stdout.write(
-            f"  admin login  {demo.ADMIN_USERNAME} / {report.admin_password}"
-            f"{'  (new)' if report.admin_created else ''}\n"
-            f"  API token    {report.admin_token}  (e.g. curl -H 'Authorization: Token {report.admin_token}' "
-            f"{base}/api/state)")
+            f"  demo logins  password {report.admin_password}{'  (new)' if report.admin_created else ''} "
+            f"(DEMO_ADMIN_PASSWORD), at {base}/accounts/login/\n"
+            f"    admin        everything, and {base}/admin/\n"
+            f"    dispatcher   {base}/dashboard/\n"
+            f"    kitchen      {', '.join(accounts['kitchen'])}\n"
+            f"    driver       {drivers[0] if drivers else ''} … {drivers[-1] if drivers else ''} "
+            f"(driver-<driver id>)\n"
+            f"  API token    {report.admin_token} (admin); any account's: python manage.py drf_create_token "
+            f"<username>\n"
+            f"               e.g. curl -H 'Authorization: Token {report.admin_token}' {base}/api/state")
