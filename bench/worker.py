@@ -53,6 +53,7 @@ class Lifecycle:
         """One batch: a new order, or the next transition of the oldest one in flight."""
         from pizzadelivery import services
         from pizzadelivery.infra.errors import DomainError
+        from pizzadelivery.models import Order
 
         if len(self.in_flight) < 4:
             order = services.order_create(
@@ -63,7 +64,9 @@ class Lifecycle:
             return
         order_id, index = self.in_flight.pop(0)
         try:
-            services.order_transition(order_id=order_id, to=self.STEPS[index])
+            step = self.STEPS[index]
+            services.order_transition(order_id=order_id, to=step, pin=Order.objects.get(pk=order_id).delivery_pin
+                                      if step == "delivered" else None)
         except DomainError:  # e.g. no driver available at this moment: give the order up
             services.order_transition(order_id=order_id, to="cancelled", reason="bench: no driver")
             return

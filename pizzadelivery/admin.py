@@ -104,18 +104,25 @@ def _batch_correlation_id(request: HttpRequest, order: Order, many: bool) -> str
     return derived if valid_correlation_id(derived) else new_correlation_id()
 
 
+def _admin_reason(request: HttpRequest, to: str) -> str:
+    """What the admin's cancel and deliver record (an admin delivers without the customer's PIN)."""
+    if to == OrderStatus.CANCELLED:
+        return f"Cancelled in the admin by {request.user.get_username()}."
+    if to == OrderStatus.DELIVERED:
+        return f"Marked delivered in the admin by {request.user.get_username()} (no PIN)."
+    return ""
+
+
 def transition_orders(request: HttpRequest, orders: Iterable[Order], to: str) -> None:
     """Move each order with ``services.order_transition`` and report each outcome."""
     orders = list(orders)
     for order in orders:
-        if not may(request.user, transition_permission(to), order):
+        if not may(request.user, transition_permission(to, with_pin=False), order):
             messages.error(request, f"{order.code}: refused: your account may not do that.")
             continue
         with correlation_scope(_batch_correlation_id(request, order, len(orders) > 1)):
             try:
-                moved = services.order_transition(
-                    order_id=order.id, to=to, reason=f"Cancelled in the admin by {request.user.get_username()}."
-                    if to == OrderStatus.CANCELLED else "")
+                moved = services.order_transition(order_id=order.id, to=to, reason=_admin_reason(request, to))
             except DomainError as exc:
                 messages.error(request, f"{order.code}: refused: {exc.detail}")
                 continue
@@ -175,13 +182,13 @@ class OrderAdmin(admin.ModelAdmin):
                                  "eta_at_dispatch"]}),
         ("Lifecycle (changes only through the actions below)", {
             "fields": ["status", "kitchen_status", "delivery_status", "lifecycle_actions", *TIMESTAMPS,
-                       "cancel_reason"]}),
+                       "cancel_reason", "pin_attempts"]}),
         ("Event timeline (one block per batch, by correlation id)", {"fields": ["event_timeline"]}),
     ]
     readonly_fields = ["code", "restaurant", "customer_name", "customer_phone", "total_display", "notes",
                        "tracking_link", "delivery_address", "delivery_lat", "delivery_lng", "driver", "eta_at",
                        "eta_at_dispatch", "status", "kitchen_status", "delivery_status", "lifecycle_actions",
-                       *TIMESTAMPS, "cancel_reason", "event_timeline"]
+                       *TIMESTAMPS, "cancel_reason", "pin_attempts", "event_timeline"]
 
     class Media:
         css = {"all": ["pizzadelivery/admin.css"]}

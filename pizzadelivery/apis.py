@@ -30,9 +30,9 @@ from pizzadelivery.infra.fields import (
     parse_order_id,
 )
 from pizzadelivery.infra.serializers import represent
-from pizzadelivery.lifecycle import STAGES, OrderStatus
+from pizzadelivery.lifecycle import STAGES, CancelReason, OrderStatus, customer_message
 from pizzadelivery.mirror.documents import OrderDocument, driver_document, order_document
-from pizzadelivery.models import Driver, Order, Restaurant
+from pizzadelivery.models import Driver, MenuItem, Order, Restaurant
 from pizzadelivery.policy import raise_forbidden, require, require_role, visible_drivers, visible_orders
 from pizzadelivery.selectors import active_orders_by_driver, menu_for, order_queryset, restaurant_list
 from pizzadelivery.serializers import AddressOut, LatLngOut, OrderLineOut, OrderRestaurantOut, PositionOut
@@ -90,6 +90,47 @@ class RestaurantMenuApi(APIView):
         return Response(MenuOut({"restaurant": restaurant, "results": menu_for(restaurant)}).data)
 
 
+class RestaurantStatusIn(serializers.Serializer):
+    open = serializers.BooleanField(help_text="true: taking orders; false: closed.")
+
+
+class RestaurantStatusApi(APIView):
+    """Open or close a pizzeria: its staff, and admins."""
+
+    @extend_schema(request=RestaurantStatusIn, responses={200: RestaurantOut, 400: ErrorOut, 401: ErrorOut,
+                                                          403: ErrorOut, 404: ErrorOut})
+    def post(self, request: Request, restaurant_id: str) -> Response:
+        pk = parse_int_id(restaurant_id, code="invalid_restaurant_id", what="Restaurant")
+        require_role(request)
+        require(request, "pd.manage_restaurant", pk)
+        data = RestaurantStatusIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        restaurant = services.restaurant_set_open(restaurant_id=pk, is_open=data.validated_data["open"])
+        return Response(RestaurantOut(restaurant).data)
+
+
+class MenuItemAvailabilityIn(serializers.Serializer):
+    available = serializers.BooleanField(help_text="false: sold out.")
+
+
+class MenuItemAvailabilityApi(APIView):
+    """Mark a dish sold out, or back: its pizzeria's staff, and admins."""
+
+    @extend_schema(request=MenuItemAvailabilityIn, responses={200: MenuItemOut, 400: ErrorOut, 401: ErrorOut,
+                                                              403: ErrorOut, 404: ErrorOut})
+    def post(self, request: Request, menu_item_id: str) -> Response:
+        pk = parse_int_id(menu_item_id, code="invalid_menu_item_id", what="Menu item")
+        require_role(request)
+        item = MenuItem.objects.filter(pk=pk).first()
+        if item is None:
+            raise ApiError("menu_item_not_found", "No menu item with that id.", status_code=404)
+        require(request, "pd.manage_restaurant", item.restaurant_id)
+        data = MenuItemAvailabilityIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = services.menu_item_set_available(menu_item_id=pk, available=data.validated_data["available"])
+        return Response(MenuItemOut(item).data)
+
+
 # --- orders ---------------------------------------------------------------------------------
 
 StageTimesOut = type("StageTimesOut", (serializers.Serializer,), {
@@ -118,18 +159,33 @@ class OrderOut(serializers.Serializer):
     driver_id = serializers.IntegerField(allow_null=True)
     timestamps = StageTimesOut()
     eta = OrderEtaOut()
-    cancel_reason = serializers.CharField(allow_blank=True)
+    cancel_reason = serializers.CharField(allow_blank=True, required=False,
+                                          help_text="The staff's note (not in answers to the customer).")
+    cancel_code = serializers.ChoiceField(choices=CancelReason.choices, allow_blank=True,
+                                          help_text="Why it was cancelled (empty unless cancelled).")
+    cancel_message = serializers.CharField(allow_blank=True, help_text="What the customer is told about it.")
     created_at = IsoDateTimeField()
     updated_at = IsoDateTimeField()
     tracking_url = serializers.URLField(help_text="The customer's tracker; no login needed.")
+    delivery_pin = serializers.CharField(
+        required=False, help_text="Proof of delivery, made at dispatch: only in answers to the customer's own "
+                                  "tracking token (the customer tells it to the driver at the door).")
 
 
 def tracking_url(request: Request, order_id: Any) -> str:
     return request.build_absolute_uri(reverse("tracking:tracker", args=[tracking_token_for(order_id)]))
 
 
-def order_out(request: Request, document: OrderDocument) -> dict[str, Any]:
-    return represent(OrderOut, {**document, "tracking_url": tracking_url(request, document["id"])})
+def order_out(request: Request, document: OrderDocument, *, for_customer: bool = False) -> dict[str, Any]:
+    """The order as its caller may see it: the delivery PIN only for its customer (once made)."""
+    shown: dict[str, Any] = {**document, "tracking_url": tracking_url(request, document["id"]),
+                             "cancel_message": customer_message(document["cancel_code"]) if document["cancel_code"]
+                             else ""}
+    if not (for_customer and document["delivery_pin"]):
+        del shown["delivery_pin"]
+    if for_customer:
+        del shown["cancel_reason"]
+    return represent(OrderOut, shown)
 
 
 def _order(order_id: Any) -> Order:
@@ -192,8 +248,8 @@ class NewestFirst(CursorPagination):
 class OrdersApi(APIView):
     """``GET /api/orders``: the orders the caller may see; ``POST /api/orders``: place one."""
 
-    @extend_schema(operation_id="orders_list", parameters=[OrderFilterIn], responses={200: OrderPageOut, 400: ErrorOut, 401: ErrorOut,
-                                                          403: ErrorOut})
+    @extend_schema(operation_id="orders_list", parameters=[OrderFilterIn],
+                   responses={200: OrderPageOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})
     def get(self, request: Request) -> Response:
         visible = visible_orders(request.user)
         if visible is None:
@@ -263,14 +319,20 @@ class OrderDetailApi(APIView):
     @extend_schema(operation_id="orders_retrieve", parameters=[TOKEN_PARAM],
                    responses={200: OrderOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
     def get(self, request: Request, order_id: str) -> Response:
-        order = readable_order(request, parse_order_id(order_id))
-        return Response(order_out(request, order_document(order)))
+        pk = parse_order_id(order_id)
+        order = readable_order(request, pk)
+        return Response(order_out(request, order_document(order), for_customer=policy.customer_order(request, pk)))
 
 
 class TransitionIn(serializers.Serializer):
     to = serializers.ChoiceField(choices=OrderStatus.values)
     driver_id = StrictIntegerField(min_value=1, max_value=MAX_INT, required=False, allow_null=True)
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    reason_code = serializers.ChoiceField(choices=CancelReason.choices, required=False,
+                                          help_text="Cancelling: why (the customer is told its message).")
+    pin = serializers.RegexField(r"\A[0-9]{4}\Z", required=False,
+                                 error_messages={"invalid": "The PIN is the customer's 4 digits."},
+                                 help_text="Delivering: the customer's 4-digit PIN (drivers must give it).")
 
 
 class OrderTransitionApi(APIView):
@@ -298,10 +360,18 @@ class OrderTransitionApi(APIView):
                 raise ApiError("invalid_transition", "The kitchen has started on it: to cancel now, call "
                                f"{order.restaurant.name}.", status_code=409, status=order.status)
         else:
-            require(request, policy.transition_permission(to), order)
+            pin = data.validated_data.get("pin")
+            if to == OrderStatus.DELIVERED and order.delivery_status == OrderStatus.OUT_FOR_DELIVERY \
+                    and pin is None and not data.validated_data["reason"].strip() \
+                    and policy.may(request.user, "pd.deliver_with_pin", order):
+                raise ApiError("pin_required", "Ask the customer for their 4-digit PIN.")
+            require(request, policy.transition_permission(to, with_pin=pin is not None), order)
+        reason_code = CancelReason.CUSTOMER_ASKED if as_customer else data.validated_data.get("reason_code",
+                                                                                              CancelReason.OTHER)
         services.order_transition(order_id=pk, to=to, driver_id=data.validated_data.get("driver_id"),
-                                  reason=data.validated_data["reason"])
-        return Response(order_out(request, order_document(_order(pk))))
+                                  reason=data.validated_data["reason"], pin=data.validated_data.get("pin"),
+                                  reason_code=reason_code)
+        return Response(order_out(request, order_document(_order(pk)), for_customer=as_customer))
 
 
 # --- drivers --------------------------------------------------------------------------------

@@ -10,15 +10,18 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loa
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from pizzadelivery.courier.routing import websocket_urlpatterns as driver_sockets  # noqa: E402
 from pizzadelivery.infra.startup import freeze_loaded_objects  # noqa: E402
 from pizzadelivery.infra.ws import NoSuchSocket, RefusingOriginValidator  # noqa: E402
+from pizzadelivery.kitchen.routing import websocket_urlpatterns as kitchen_sockets  # noqa: E402
 from statedash.routing import websocket_urlpatterns as dashboard_sockets  # noqa: E402
 from tracking.routing import websocket_urlpatterns as tracker_sockets  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
     "websocket": RefusingOriginValidator(AuthMiddlewareStack(URLRouter(
-        tracker_sockets + dashboard_sockets + [re_path(r"", NoSuchSocket.as_asgi())]))),
+        tracker_sockets + dashboard_sockets + kitchen_sockets + driver_sockets
+        + [re_path(r"", NoSuchSocket.as_asgi())]))),
 })
 
 freeze_loaded_objects()

@@ -23,10 +23,9 @@ def _minutes(seconds: float) -> str:
 
 def _delivered(p: dict[str, Any], driver: str) -> str:
     error = p.get("eta_error_seconds")
-    if error is None:
-        return "delivered"
-    return "delivered on the promised minute" if abs(error) < 30 else (
+    when = "delivered" if error is None else "delivered on the promised minute" if abs(error) < 30 else (
         f"delivered {_minutes(error)} {'late' if error > 0 else 'early'}")
+    return f"{when} · PIN waived: {p['reason']}" if p.get("proof") == "waived" else when
 
 
 def _eta(p: dict[str, Any], driver: str) -> str:
@@ -61,10 +60,15 @@ def register_all() -> None:
              summary=lambda p, d: f"picked up by {d}" if d else "picked up", **_ORDER_STAGE)
     register("order.delivered", "The order reached the customer; ETA predicted vs actual.",
              needs_order=True, needs_driver=True, tone="ok", summary=_delivered, **_ORDER_STAGE,
-             delivered_at=str, eta_predicted=OPTIONAL_STR, eta_error_seconds=OPTIONAL_NUMBER)
+             delivered_at=str, eta_predicted=OPTIONAL_STR, eta_error_seconds=OPTIONAL_NUMBER,
+             proof=str, reason=str)
+    register("delivery.pin_rejected", "A wrong proof-of-delivery PIN was tried (locked after 5).",
+             needs_order=True, needs_driver=True, tone="bad",
+             summary=lambda p, d: f"wrong PIN ({p['attempts']} of 5){' · locked' if p['locked'] else ''}",
+             attempts=int, locked=bool)
     register("order.cancelled", "The order was cancelled before pickup.", needs_order=True, tone="bad",
              summary=lambda p, d: f"cancelled at {p['previous_status'].replace('_', ' ')}: {p['reason']}",
-             **_ORDER_STAGE, reason=str, previous_status=str)
+             **_ORDER_STAGE, reason=str, reason_code=str, previous_status=str)
     register("driver.assigned", "A driver took an order.", needs_order=True, needs_driver=True, tone="driver",
              summary=lambda p, d: f"{p['driver_name']} assigned", driver_name=str)
     register("driver.released", "A driver is free again.", needs_driver=True, tone="driver",
@@ -84,3 +88,11 @@ def register_all() -> None:
     register("delivery.eta_updated", "The estimated arrival moved (by 30 s or more, or at dispatch).",
              needs_order=True, tone="eta", summary=_eta,
              estimated_arrival=str, previous=OPTIONAL_STR, minutes_remaining=NUMBER, reason=str)
+    register("restaurant.opened", "A pizzeria opened for orders.", tone="ok",
+             summary=lambda p, d: f"{p['name']} opened", restaurant_id=int, name=str)
+    register("restaurant.closed", "A pizzeria stopped taking orders.", tone="bad",
+             summary=lambda p, d: f"{p['name']} closed", restaurant_id=int, name=str)
+    register("menu_item.sold_out", "A dish was marked sold out.", tone="warm",
+             summary=lambda p, d: f"{p['name']} sold out", restaurant_id=int, menu_item_id=int, name=str)
+    register("menu_item.available", "A sold-out dish is back on the menu.", tone="ok",
+             summary=lambda p, d: f"{p['name']} back on the menu", restaurant_id=int, menu_item_id=int, name=str)

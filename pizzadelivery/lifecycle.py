@@ -65,6 +65,31 @@ LOOK: dict[str, Look] = {
     OrderStatus.DELIVERED: Look("Delivered", "ok", "#1f7a3f"),
     OrderStatus.CANCELLED: Look("Cancelled", "bad", "#8a8178"),
 }
+class CancelReason(models.TextChoices):
+    """Why an order was cancelled: staff pick one (and may add a note); the customer is told the
+    customer-facing message for it, never the staff's wording."""
+
+    RESTAURANT_CLOSED = "restaurant_closed", "Restaurant closed"
+    OUT_OF_STOCK = "out_of_stock", "Out of stock"
+    CUSTOMER_ASKED = "customer_asked", "Customer asked"
+    NO_DRIVER = "no_driver", "No driver available"
+    OTHER = "other", "Other"
+
+
+CUSTOMER_MESSAGE: dict[str, str] = {
+    CancelReason.RESTAURANT_CLOSED: "The pizzeria had to close before it could make your order. "
+                                    "You will not be charged.",
+    CancelReason.OUT_OF_STOCK: "The pizzeria ran out of something your order needs. You will not be charged.",
+    CancelReason.CUSTOMER_ASKED: "You cancelled this order. You will not be charged.",
+    CancelReason.NO_DRIVER: "We could not find a driver to bring your order in time. You will not be charged.",
+    CancelReason.OTHER: "The pizzeria could not complete your order. You will not be charged.",
+}
+
+
+def customer_message(reason_code: str) -> str:
+    return CUSTOMER_MESSAGE.get(reason_code, CUSTOMER_MESSAGE[CancelReason.OTHER])
+
+
 # A driver's shift status, as the admin colours it.
 DRIVER_STATUS_COLOUR = {"available": "#1f7a3f", "busy": "#c8331f", "offline": "#8a8178"}
 

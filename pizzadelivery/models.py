@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from pizzadelivery.lifecycle import ON_THE_ROAD, OrderStatus
+from pizzadelivery.lifecycle import ON_THE_ROAD, CancelReason, OrderStatus
 
 LAT_VALIDATORS = [MinValueValidator(Decimal("-90")), MaxValueValidator(Decimal("90"))]
 LNG_VALIDATORS = [MinValueValidator(Decimal("-180")), MaxValueValidator(Decimal("180"))]
@@ -132,7 +132,13 @@ class Order(models.Model):
     out_for_delivery_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True, db_index=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=255, blank=True)
+    cancel_reason = models.CharField(max_length=255, blank=True,
+                                     help_text="The staff's note; never shown to the customer.")
+    cancel_code = models.CharField(max_length=20, choices=CancelReason.choices, blank=True,
+                                   help_text="Why, as a choice: the customer is told its customer-facing message.")
+    # Proof of delivery: made at dispatch, shown to the customer only, told to the driver at the door.
+    delivery_pin = models.CharField(max_length=4, blank=True)
+    pin_attempts = models.PositiveSmallIntegerField(default=0, help_text="Wrong PINs tried so far.")
 
     eta_at = models.DateTimeField(null=True, blank=True, help_text="Current estimated arrival.")
     eta_at_dispatch = models.DateTimeField(null=True, blank=True, help_text="ETA first promised.")

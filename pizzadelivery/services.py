@@ -19,10 +19,18 @@ from django.utils import timezone
 from events.services import BatchBuilder, batch
 from pizzadelivery import eta
 from pizzadelivery.infra.errors import DomainError
-from pizzadelivery.lifecycle import FINISHED, KITCHEN_TRACK, NOT_CANCELLABLE, ON_THE_ROAD, OrderStatus
+from pizzadelivery.lifecycle import (
+    FINISHED,
+    KITCHEN_TRACK,
+    NOT_CANCELLABLE,
+    ON_THE_ROAD,
+    CancelReason,
+    OrderStatus,
+)
 from pizzadelivery.mirror.readers import nearest_available_driver_ids
 from pizzadelivery.models import Customer, Driver, MenuItem, Order, OrderItem, Restaurant
 
+PIN_TRIES = 5  # wrong PINs before delivery by PIN is locked (a dispatcher can still complete it)
 MAX_LINES = 30
 MAX_QUANTITY = 50
 MAX_DELIVERY_KM = 15
@@ -197,6 +205,7 @@ def _dispatch(order: Order, driver_id: int | None, events: BatchBuilder, now: da
     driver.status = Driver.Status.BUSY
     driver.save(update_fields=["status"])
     order.driver = driver
+    order.delivery_pin = order.delivery_pin or f"{secrets.randbelow(10_000):04d}"
     order.delivery_status = OrderStatus.DISPATCHED
     order.dispatched_at = now
     _derive_status(order)
@@ -227,9 +236,14 @@ def _release_driver(order: Order, events: BatchBuilder, reason: str) -> None:
     events.add("driver.released", order_id=order.id, driver_id=driver.id, payload={"reason": reason})
 
 
-def _deliver(order: Order, events: BatchBuilder, now: datetime) -> None:
+def _deliver(order: Order, events: BatchBuilder, now: datetime, *, pin: str | None, reason: str) -> None:
+    """Handed over: proven by the customer's PIN, or, without it, with a reason (whoever may
+    waive the PIN is the policy's to decide). A wrong PIN never gets here: ``_check_pin``."""
     if order.delivery_status != OrderStatus.OUT_FOR_DELIVERY:
         raise _refuse(order, "delivered", "the order is not out for delivery")
+    if pin is None and not reason.strip():
+        raise DomainError("Ask the customer for their 4-digit PIN (or, for a dispatcher, give a reason).",
+                          code="pin_required")
     order.delivery_status = OrderStatus.DELIVERED
     order.delivered_at = now
     _derive_status(order)
@@ -239,29 +253,66 @@ def _deliver(order: Order, events: BatchBuilder, now: datetime) -> None:
         "delivered_at": now.isoformat(),
         "eta_predicted": predicted.isoformat() if predicted else None,
         "eta_error_seconds": round((now - predicted).total_seconds()) if predicted else None,
+        "proof": "pin" if pin is not None else "waived",
+        "reason": "" if pin is not None else reason.strip()[:255],
     })
     _release_driver(order, events, "delivered")
 
 
-def _cancel(order: Order, reason: str, events: BatchBuilder, now: datetime) -> None:
+def _cancel(order: Order, reason: str, reason_code: str, events: BatchBuilder, now: datetime) -> None:
     if order.status in NOT_CANCELLABLE:
         raise _refuse(order, "cancelled", "it is already picked up, delivered or cancelled")
+    if reason_code not in CancelReason.values:
+        raise DomainError(f"The reason is one of {', '.join(CancelReason.values)}.", code="invalid_reason")
     previous = order.status
     order.cancelled_at = now
-    order.cancel_reason = reason[:255]
+    order.cancel_code = reason_code
+    order.cancel_reason = reason.strip()[:255] or CancelReason(reason_code).label
     _derive_status(order)
     events.add("order.cancelled", order_id=order.id, payload={
-        **_stage_payload(order), "reason": order.cancel_reason or "cancelled", "previous_status": previous})
+        **_stage_payload(order), "reason": order.cancel_reason, "reason_code": reason_code,
+        "previous_status": previous})
     if order.delivery_status == OrderStatus.DISPATCHED:
         _release_driver(order, events, "order cancelled")
         order.delivery_status = ""
 
 
+def _check_pin(order_id: uuid.UUID | str, pin: str) -> None:
+    """A PIN offered for a delivery: returns when it is right; a wrong one is counted (its own
+    batch, committed: the count must survive the refusal) and refused, ``pin_locked`` from the
+    fifth on."""
+    refusal: DomainError | None = None
+    with batch() as events:
+        order = _lock_order(order_id)
+        if order.delivery_status != OrderStatus.OUT_FOR_DELIVERY or not order.delivery_pin:
+            return  # the transition itself refuses, with the reason
+        if order.pin_attempts >= PIN_TRIES:
+            refusal = DomainError(f"{PIN_TRIES} wrong PINs: delivery by PIN is locked. Call dispatch.",
+                                  code="pin_locked", status_code=409)
+        elif not secrets.compare_digest(pin, order.delivery_pin):
+            order.pin_attempts += 1
+            order.save(update_fields=["pin_attempts", "updated_at"])
+            left = PIN_TRIES - order.pin_attempts
+            events.add("delivery.pin_rejected", order_id=order.id, driver_id=order.driver_id,
+                       payload={"attempts": order.pin_attempts, "locked": left == 0})
+            refusal = DomainError(f"That is not the customer's PIN; {left} tr{'y' if left == 1 else 'ies'} left."
+                                  if left else f"{PIN_TRIES} wrong PINs: delivery by PIN is locked. Call dispatch.",
+                                  code="invalid_pin" if left else "pin_locked", status_code=400 if left else 409,
+                                  tries_left=left)
+    if refusal is not None:
+        raise refusal
+
+
 def order_transition(*, order_id: uuid.UUID | str, to: str, driver_id: int | None = None,
-                     reason: str = "") -> Order:
+                     reason: str = "", pin: str | None = None, reason_code: str = CancelReason.OTHER) -> Order:
+    """Move the order's kitchen or delivery track to ``to`` (one event batch). Delivering takes
+    the customer's ``pin``, or, waived, a ``reason``; cancelling takes a ``reason_code``
+    (``lifecycle.CancelReason``: the customer is told its message) and the staff's ``reason``."""
     if to not in OrderStatus.values:
         raise DomainError(f"Unknown status {to!r}; one of {', '.join(OrderStatus.values)}.",
                           code="invalid_status")
+    if to == OrderStatus.DELIVERED and pin is not None:
+        _check_pin(order_id, pin)
     with batch() as events:
         order = _lock_order(order_id)
         if order.status in FINISHED:
@@ -274,9 +325,9 @@ def order_transition(*, order_id: uuid.UUID | str, to: str, driver_id: int | Non
         elif to == OrderStatus.OUT_FOR_DELIVERY:
             _pick_up(order, events, now)
         elif to == OrderStatus.DELIVERED:
-            _deliver(order, events, now)
+            _deliver(order, events, now, pin=pin, reason=reason)
         elif to == OrderStatus.CANCELLED:
-            _cancel(order, reason, events, now)
+            _cancel(order, reason, reason_code, events, now)
         else:
             raise _refuse(order, to, "an order is placed only once")
         try:
@@ -388,3 +439,33 @@ def driver_set_status(*, driver_id: int, status: str) -> Driver:
         events.add("driver.status_changed", driver_id=driver.id,
                    payload={"status": status, "previous_status": previous})
     return driver
+
+
+def restaurant_set_open(*, restaurant_id: int, is_open: bool) -> Restaurant:
+    """Open or close a pizzeria for new orders (the storefront and checkout follow at once)."""
+    with batch() as events:
+        restaurant = Restaurant.objects.select_for_update().filter(pk=restaurant_id).first()
+        if restaurant is None:
+            raise _not_found("restaurant", "restaurant_not_found")
+        if restaurant.is_open == is_open:
+            return restaurant
+        restaurant.is_open = is_open
+        restaurant.save(update_fields=["is_open"])
+        events.add("restaurant.opened" if is_open else "restaurant.closed",
+                   payload={"restaurant_id": restaurant.id, "name": restaurant.name})
+    return restaurant
+
+
+def menu_item_set_available(*, menu_item_id: int, available: bool) -> MenuItem:
+    """Mark a dish sold out, or back (carts drop it, checkout refuses it, at once)."""
+    with batch() as events:
+        item = MenuItem.objects.select_for_update().select_related("restaurant").filter(pk=menu_item_id).first()
+        if item is None:
+            raise _not_found("menu item", "menu_item_not_found")
+        if item.is_available == available:
+            return item
+        item.is_available = available
+        item.save(update_fields=["is_available"])
+        events.add("menu_item.available" if available else "menu_item.sold_out",
+                   payload={"restaurant_id": item.restaurant_id, "menu_item_id": item.id, "name": str(item)})
+    return item

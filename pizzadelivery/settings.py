@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "pizzadelivery.apps.CoreConfig",
     "pizzadelivery.storefront",
     "pizzadelivery.accounts",
+    "pizzadelivery.kitchen",
+    "pizzadelivery.courier",
     "tracking",
     "statedash",
     # A development tool (seed_demo, simulate); nothing in the product imports it.
@@ -251,6 +253,7 @@ SPECTACULAR_SETTINGS = {
         "DriverShiftEnum": ["available", "offline"],
         "DriverStatusEnum": "pizzadelivery.models.Driver.Status",
         "HealthStatusEnum": ["ok", "degraded", "down"],
+        "CancelReasonEnum": "pizzadelivery.lifecycle.CancelReason",
     },
 }
 

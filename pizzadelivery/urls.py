@@ -23,6 +23,9 @@ handler500 = "pizzadelivery.infra.errors.server_error"
 urlpatterns = [
     api("restaurants", apis.RestaurantListApi.as_view(), "api-restaurants"),
     api(rf"restaurants/{ID.format('restaurant_id')}/menu", apis.RestaurantMenuApi.as_view(), "api-menu"),
+    api(rf"restaurants/{ID.format('restaurant_id')}/status", apis.RestaurantStatusApi.as_view(), "api-restaurant-status"),
+    api(rf"menu-items/{ID.format('menu_item_id')}/availability", apis.MenuItemAvailabilityApi.as_view(),
+        "api-menu-item-availability"),
     api("orders", apis.OrdersApi.as_view(), "api-orders"),
     api(rf"orders/{ID.format('order_id')}", apis.OrderDetailApi.as_view(), "api-order"),
     api(rf"orders/{ID.format('order_id')}/transition", apis.OrderTransitionApi.as_view(), "api-order-transition"),
@@ -36,6 +39,8 @@ urlpatterns = [
     path("", include("statedash.urls")),
     path("admin/", admin.site.urls),
     path("", include("pizzadelivery.accounts.urls")),
+    path("", include("pizzadelivery.kitchen.urls")),
+    path("", include("pizzadelivery.courier.urls")),
     path("favicon.ico", RedirectView.as_view(url="/static/favicon.svg", permanent=True)),
     path("", include("pizzadelivery.storefront.urls")),
 ]

@@ -12,13 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import redis
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from events.publisher import PublishedBatch
-from pizzadelivery.infra.group_sends import group_send_all
+from pizzadelivery.infra.group_sends import group_send_all, watched_groups
 from pizzadelivery.infra.redis import get_redis, key
 from statedash import fragments
 from statedash.selectors import feed_worthy
@@ -31,26 +29,9 @@ FEED_MESSAGE = "dashboard.feed"
 STATE_MESSAGE = "dashboard.state"
 
 
-def _group_channel(group: str) -> str:
-    # channels_redis' pub/sub layer publishes a group's messages on this Redis channel.
-    prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "asgi")
-    return f"{prefix}__group__{group}"
-
-
 def dashboard_watched() -> bool:
-    """Whether any process has a dashboard socket subscribed (Redis ``PUBSUB NUMSUB``)."""
-    layer = settings.CHANNEL_LAYERS["default"]
-    if not layer["BACKEND"].endswith("RedisPubSubChannelLayer"):
-        return True  # no cheap way to tell: push anyway
-    channel = _group_channel(GROUP)
-    for host in layer.get("CONFIG", {}).get("hosts", []):
-        url = host if isinstance(host, str) else host.get("address", "")
-        client = get_redis() if url == settings.REDIS_URL else redis.Redis.from_url(
-            url, socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-            socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT)
-        if any(count for _, count in client.pubsub_numsub(channel)):
-            return True
-    return False
+    """Whether any process has a dashboard socket subscribed."""
+    return bool(watched_groups([GROUP]))
 
 
 def feed_message(batch: PublishedBatch) -> dict[str, Any] | None:

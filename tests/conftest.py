@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import caches
+from django.db import connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -41,6 +43,14 @@ def clock(monkeypatch) -> RunningClock:
     running = RunningClock(timezone.now)
     monkeypatch.setattr(timezone, "now", running)
     return running
+
+
+@pytest.fixture
+async def close_worker_connections() -> AsyncIterator[None]:
+    """Consumers (and async tests) read the database in asgiref's worker thread; on PostgreSQL
+    (CONN_MAX_AGE) its connection would outlive the test and block the test database's teardown."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
-from pizzadelivery.policy import may
+from pizzadelivery.policy import may, principal
 
 
 def role_pages(user: Any) -> list[tuple[str, str]]:
@@ -16,6 +16,12 @@ def role_pages(user: Any) -> list[tuple[str, str]]:
     pages = []
     if may(user, "pd.view_state"):
         pages.append(("Dashboard", reverse("statedash:dashboard")))
+    if may(user, "pd.use_kitchen_screen") and not user.is_superuser:
+        pages.append(("Kitchen", reverse("kitchen:screen")))
+    if principal(user).driver_id is not None:
+        pages.append(("Driver app", reverse("courier:home")))
+    if user.is_superuser:
+        pages.append(("Kitchen", reverse("kitchen:screen")))
     if user.is_superuser:
         pages.append(("Admin", reverse("admin:index")))
     return pages

@@ -20,7 +20,7 @@ from pizzadelivery import services
 from pizzadelivery.eta import haversine_m
 from pizzadelivery.geocoding import DISTRICTS, DISTRICTS_BY_SLUG, District, locate
 from pizzadelivery.infra.errors import DomainError
-from pizzadelivery.lifecycle import OrderStatus
+from pizzadelivery.lifecycle import CancelReason, OrderStatus
 from pizzadelivery.mirror.readers import nearest_available_driver_ids
 from pizzadelivery.models import Driver, MenuItem, Order, Restaurant
 from pizzadelivery.policy import make_dispatcher
@@ -275,7 +275,10 @@ def _seed_order(status: str, restaurant: Restaurant, rng: random.Random) -> None
                                             lng=float(order.delivery_lng), heading=0.0, speed_kmh=0.0)
         services.order_transition(order_id=order.id, to=step,
                                   driver_id=courier if step == OrderStatus.DISPATCHED else None,
-                                  reason="Customer called to cancel." if step == OrderStatus.CANCELLED else "")
+                                  reason="Customer called to cancel." if step == OrderStatus.CANCELLED else "",
+                                  reason_code=CancelReason.CUSTOMER_ASKED,
+                                  pin=Order.objects.get(pk=order.id).delivery_pin
+                                  if step == OrderStatus.DELIVERED else None)
 
 
 def seed_orders(report: SeedReport, rng: random.Random) -> None:

@@ -18,7 +18,7 @@ from pizzadelivery.demo.seed import draft_order, place
 from pizzadelivery.eta import haversine_m
 from pizzadelivery.geocoding import stable_fractions
 from pizzadelivery.infra.errors import DomainError
-from pizzadelivery.lifecycle import OrderStatus
+from pizzadelivery.lifecycle import CancelReason, OrderStatus
 from pizzadelivery.models import Driver, MenuItem, Order, Restaurant
 
 
@@ -270,7 +270,7 @@ class Simulator:
                 report.dispatched.append(order.code)
             elif (order.kitchen_status == OrderStatus.READY and order.ready_at
                   and (now - order.ready_at).total_seconds() * self.speedup > self.GIVE_UP_AFTER_S):
-                if self._transition(report, order, OrderStatus.CANCELLED,
+                if self._transition(report, order, OrderStatus.CANCELLED, reason_code=CancelReason.NO_DRIVER,
                                     reason="No driver was free; the customer was refunded."):
                     report.cancelled.append(order.code)
 
@@ -339,7 +339,7 @@ class Simulator:
             if order.kitchen_status == OrderStatus.READY:
                 if self._transition(report, order, OrderStatus.OUT_FOR_DELIVERY):
                     report.picked_up.append(order.code)
-        elif self._transition(report, order, OrderStatus.DELIVERED):
+        elif self._transition(report, order, OrderStatus.DELIVERED, pin=order.delivery_pin):  # asked at the door
             report.delivered.append(order.code)
             self._head_back(driver, target)
 

@@ -15,7 +15,11 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+import redis
 from channels.layers import get_channel_layer
+from django.conf import settings
+
+from pizzadelivery.infra.redis import get_redis
 
 SEND_TIMEOUT_SECONDS = 5.0  # a Redis that does not answer must not hold a request longer
 
@@ -54,3 +58,28 @@ def group_send_all(messages: Iterable[tuple[str, dict[str, Any]]]) -> None:
     except TimeoutError:
         future.cancel()
         raise
+
+
+def _group_channel(group: str) -> str:
+    # channels_redis' pub/sub layer publishes a group's messages on this Redis channel.
+    prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "asgi")
+    return f"{prefix}__group__{group}"
+
+
+def watched_groups(groups: Iterable[str]) -> set[str]:
+    """Which of ``groups`` have a socket subscribed in any process (Redis ``PUBSUB NUMSUB``), so a
+    fan-out renders nothing nobody watches. With another layer than pub/sub there is no cheap
+    way to tell: all of them."""
+    groups = list(groups)
+    layer = settings.CHANNEL_LAYERS["default"]
+    if not groups or not layer["BACKEND"].endswith("RedisPubSubChannelLayer"):
+        return set(groups)
+    channels = {_group_channel(group): group for group in groups}
+    watched: set[str] = set()
+    for host in layer.get("CONFIG", {}).get("hosts", []):
+        url = host if isinstance(host, str) else host.get("address", "")
+        client = get_redis() if url == settings.REDIS_URL else redis.Redis.from_url(
+            url, socket_timeout=settings.REDIS_SOCKET_TIMEOUT, socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT)
+        watched.update(channels[name if isinstance(name, str) else name.decode()]
+                       for name, count in client.pubsub_numsub(*channels) if count)
+    return watched

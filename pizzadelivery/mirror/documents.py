@@ -64,7 +64,9 @@ class OrderDocument(TypedDict):
     driver_id: int | None
     timestamps: dict[str, str | None]  # every stage in lifecycle.STAGES -> ISO time reached, or None
     eta: EtaTimes
-    cancel_reason: str
+    cancel_reason: str  # the staff's note: never shown to the customer
+    cancel_code: str  # lifecycle.CancelReason: what the customer is told
+    delivery_pin: str  # for the customer's eyes only: responses leave it out for everyone else
     created_at: str
     updated_at: str
 
@@ -116,6 +118,8 @@ def order_document(order: Order) -> OrderDocument:
         "timestamps": {stage: _iso(getattr(order, f"{stage}_at")) for stage in STAGES},
         "eta": {"estimated_arrival": _iso(order.eta_at), "at_dispatch": _iso(order.eta_at_dispatch)},
         "cancel_reason": order.cancel_reason,
+        "cancel_code": order.cancel_code,
+        "delivery_pin": order.delivery_pin,
         "created_at": _iso(order.created_at) or "",
         "updated_at": _iso(order.updated_at) or "",
     }

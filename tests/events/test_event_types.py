@@ -9,6 +9,7 @@ from events.models import Event
 from events.registry import EVENT_TYPES
 from events.services import batch
 from pizzadelivery import services
+from pizzadelivery.infra.errors import DomainError
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,6 +64,7 @@ def test_order_delivered_and_driver_released() -> None:
     assert datetime.fromisoformat(event.payload["delivered_at"]) == order.delivered_at
     assert datetime.fromisoformat(event.payload["eta_predicted"]) == order.eta_at_dispatch
     assert event.payload["eta_error_seconds"] == round((order.delivered_at - order.eta_at_dispatch).total_seconds())
+    assert (event.payload["proof"], event.payload["reason"]) == ("pin", "")  # the customer's PIN, at the door
     released = emitted("driver.released", driver_id=order.driver_id)
     assert released.payload == {"reason": "delivered"}
     assert released.correlation_id == event.correlation_id
@@ -70,10 +72,37 @@ def test_order_delivered_and_driver_released() -> None:
 
 def test_order_cancelled() -> None:
     order = factories.order_at("preparing")
-    services.order_transition(order_id=order.id, to="cancelled", reason="out of dough")
+    services.order_transition(order_id=order.id, to="cancelled", reason="out of dough", reason_code="out_of_stock")
     event = emitted("order.cancelled", order_id=order.id)
     assert event.payload == {"code": order.code, "status": "cancelled", "kitchen_status": "preparing",
-                             "reason": "out of dough", "previous_status": "preparing"}
+                             "reason": "out of dough", "reason_code": "out_of_stock", "previous_status": "preparing"}
+
+
+def test_delivery_pin_rejected() -> None:
+    order = factories.order_at("out_for_delivery")
+    wrong = f"{(int(order.delivery_pin) + 5) % 10_000:04d}"
+    with pytest.raises(DomainError):
+        services.order_transition(order_id=order.id, to="delivered", pin=wrong)
+    event = emitted("delivery.pin_rejected", order_id=order.id)
+    assert event.payload == {"attempts": 1, "locked": False} and event.driver_id == order.driver_id
+
+
+def test_restaurant_opened_and_closed() -> None:
+    shop = factories.restaurant(name="Da Mario")
+    services.restaurant_set_open(restaurant_id=shop.id, is_open=False)
+    assert emitted("restaurant.closed").payload == {"restaurant_id": shop.id, "name": "Da Mario"}
+    services.restaurant_set_open(restaurant_id=shop.id, is_open=True)
+    assert emitted("restaurant.opened").payload == {"restaurant_id": shop.id, "name": "Da Mario"}
+
+
+def test_menu_item_sold_out_and_available() -> None:
+    shop = factories.restaurant()
+    item = factories.menu_item(shop, name="Margherita", size="L")
+    services.menu_item_set_available(menu_item_id=item.id, available=False)
+    expected = {"restaurant_id": shop.id, "menu_item_id": item.id, "name": "Margherita (Large (34 cm))"}
+    assert emitted("menu_item.sold_out").payload == expected
+    services.menu_item_set_available(menu_item_id=item.id, available=True)
+    assert emitted("menu_item.available").payload == expected
 
 
 def test_driver_location_updated_moves_the_eta() -> None:

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
 from events.models import Event
-from pizzadelivery.models import Driver, Order
+from pizzadelivery.models import Driver, MenuItem, Order, Restaurant
 from pizzadelivery.tokens import tracking_token_for
 from tests import factories
 
@@ -213,3 +214,86 @@ def test_drf_create_token_command(staff) -> None:
 
 def test_unknown_api_path_is_json_404(anon) -> None:
     assert_error(anon.get("/api/nothing-here"), 404, "not_found")
+
+
+# --- proof of delivery through the API ------------------------------------------------------
+
+def _on_the_road() -> tuple[Order, Any]:
+    order = factories.order_at("out_for_delivery")
+    return order, factories.token_client(factories.driver_user(order.driver))
+
+
+def test_the_driver_delivers_with_the_customers_pin(transactional_db) -> None:
+    order, driver = _on_the_road()
+    path = f"/api/orders/{order.id}/transition"
+    assert_error(driver.post(path, {"to": "delivered"}, format="json"), 400, "pin_required")
+    assert_error(driver.post(path, {"to": "delivered", "pin": "12a4"}, format="json"), 400, "invalid_input")
+    wrong = f"{(int(order.delivery_pin) + 1) % 10_000:04d}"
+    refused = driver.post(path, {"to": "delivered", "pin": wrong}, format="json")
+    assert_error(refused, 400, "invalid_pin")
+    assert refused.json()["tries_left"] == 4
+    assert_error(driver.post(path, {"to": "delivered", "reason": "no PIN"}, format="json"), 403, "forbidden")
+    done = driver.post(path, {"to": "delivered", "pin": order.delivery_pin}, format="json")
+    assert done.status_code == 200 and done.json()["status"] == "delivered"
+    assert "delivery_pin" not in done.json()  # the driver never reads it from us
+
+
+def test_five_wrong_pins_lock_it_and_a_dispatcher_completes_with_a_reason(transactional_db) -> None:
+    order, driver = _on_the_road()
+    path = f"/api/orders/{order.id}/transition"
+    wrong = f"{(int(order.delivery_pin) + 1) % 10_000:04d}"
+    for _ in range(4):
+        assert_error(driver.post(path, {"to": "delivered", "pin": wrong}, format="json"), 400, "invalid_pin")
+    assert_error(driver.post(path, {"to": "delivered", "pin": wrong}, format="json"), 409, "pin_locked")
+    assert_error(driver.post(path, {"to": "delivered", "pin": order.delivery_pin}, format="json"), 409, "pin_locked")
+    dispatcher = factories.token_client(factories.dispatcher_user())
+    assert_error(dispatcher.post(path, {"to": "delivered"}, format="json"), 400, "pin_required")
+    assert_error(dispatcher.post(path, {"to": "delivered", "pin": order.delivery_pin}, format="json"), 403,
+                 "forbidden")  # a dispatcher completes without it, giving a reason
+    done = dispatcher.post(path, {"to": "delivered", "reason": "ID checked at the door"}, format="json")
+    assert done.status_code == 200
+    assert Event.objects.get(order_id=order.id, type="order.delivered").payload["reason"] == "ID checked at the door"
+
+
+def test_only_the_customer_reads_the_pin(transactional_db, anon) -> None:
+    placed = factories.order_at("placed")
+    answer = anon.get(f"/api/orders/{placed.id}", {"token": tracking_token_for(placed.id)}).json()
+    assert "delivery_pin" not in answer  # none made before dispatch
+    order, driver = _on_the_road()
+    mine = anon.get(f"/api/orders/{order.id}", {"token": tracking_token_for(order.id)}).json()
+    assert mine["delivery_pin"] == order.delivery_pin and "cancel_reason" not in mine
+    readers = [driver, factories.token_client(factories.kitchen_user(order.restaurant)),
+               factories.token_client(factories.dispatcher_user()), factories.token_client(factories.admin_user())]
+    for client in readers:
+        for path in (f"/api/orders/{order.id}", f"/api/orders/{order.id}/delivery", "/api/orders"):
+            response = client.get(path)
+            assert response.status_code == 200 and order.delivery_pin not in response.content.decode().replace(
+                order.code, ""), path
+
+
+def test_cancel_reasons_are_told_to_the_customer_in_their_words(transactional_db, anon) -> None:
+    order = factories.order_at("preparing")
+    kitchen = factories.token_client(factories.kitchen_user(order.restaurant))
+    moved = kitchen.post(f"/api/orders/{order.id}/transition", {"to": "cancelled", "reason_code": "out_of_stock",
+                                                              "reason": "Mozzarella delivery missed"}, format="json")
+    assert moved.status_code == 200
+    assert moved.json()["cancel_code"] == "out_of_stock" and moved.json()["cancel_reason"] == "Mozzarella delivery missed"
+    seen = anon.get(f"/api/orders/{order.id}", {"token": tracking_token_for(order.id)}).json()
+    assert seen["cancel_message"].startswith("The pizzeria ran out of something")
+    assert "Mozzarella" not in str(seen)
+
+
+def test_kitchens_open_close_and_sell_out_their_own_only(transactional_db) -> None:
+    shop, other = factories.restaurant(), factories.restaurant()
+    item, theirs = factories.menu_item(shop), factories.menu_item(other)
+    kitchen = factories.token_client(factories.kitchen_user(shop))
+    closed = kitchen.post(f"/api/restaurants/{shop.id}/status", {"open": False}, format="json")
+    assert closed.status_code == 200 and closed.json()["open"] is False
+    sold = kitchen.post(f"/api/menu-items/{item.id}/availability", {"available": False}, format="json")
+    assert sold.status_code == 200 and sold.json()["available"] is False
+    assert_error(kitchen.post(f"/api/restaurants/{other.id}/status", {"open": False}, format="json"), 403, "forbidden")
+    assert_error(kitchen.post(f"/api/menu-items/{theirs.id}/availability", {"available": False}, format="json"),
+                 403, "forbidden")
+    assert_error(kitchen.post("/api/menu-items/999999/availability", {"available": False}, format="json"), 404,
+                 "menu_item_not_found")
+    assert Restaurant.objects.get(pk=other.id).is_open and MenuItem.objects.get(pk=theirs.id).is_available

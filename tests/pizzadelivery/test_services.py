@@ -50,8 +50,9 @@ def test_every_transition_is_legal_or_refused_without_change(start: str, to: str
     expected_legal = _legal_for(order, to)
     spare = factories.driver()
     events_before = Event.objects.count()
+    pin = order.delivery_pin if to == "delivered" and order.delivery_pin else None  # the driver asks for it
     if expected_legal:
-        moved = services.order_transition(order_id=order.id, to=to,
+        moved = services.order_transition(order_id=order.id, to=to, pin=pin,
                                           driver_id=spare.id if to == "dispatched" else None)
         if start == "dispatched" and to in ("preparing", "ready"):
             assert (moved.status, moved.kitchen_status) == ("dispatched", to)
@@ -62,7 +63,7 @@ def test_every_transition_is_legal_or_refused_without_change(start: str, to: str
     else:
         before = Order.objects.values().get(pk=order.id)
         with pytest.raises(InvalidTransition) as refused:
-            services.order_transition(order_id=order.id, to=to,
+            services.order_transition(order_id=order.id, to=to, pin=pin,
                                       driver_id=spare.id if to == "dispatched" else None)
         assert refused.value.code == "invalid_transition"
         assert Order.objects.values().get(pk=order.id) == before
@@ -196,3 +197,71 @@ def test_order_total_is_exact_decimal() -> None:
     order = services.order_create(restaurant_id=restaurant.id, lines=[services.LineInput(item.id, 3)],
                                   customer_name="A", customer_phone="12345", address="x", lat=52.53, lng=13.41)
     assert str(Order.objects.get(pk=order.id).total) == "30.30"
+
+
+# --- proof of delivery ------------------------------------------------------------------------
+
+def test_dispatch_makes_a_four_digit_pin_the_events_never_carry() -> None:
+    order = factories.order_at("dispatched")
+    assert len(order.delivery_pin) == 4 and order.delivery_pin.isdigit()
+    for event in Event.objects.filter(order_id=order.id):  # events reach feeds and integrators: never the PIN
+        assert "delivery_pin" not in event.payload and order.delivery_pin not in event.payload.values()
+
+
+def test_the_right_pin_delivers_and_says_so_in_the_event() -> None:
+    order = factories.order_at("out_for_delivery")
+    services.order_transition(order_id=order.id, to="delivered", pin=order.delivery_pin)
+    delivered = Event.objects.get(order_id=order.id, type="order.delivered")
+    assert (delivered.payload["proof"], delivered.payload["reason"]) == ("pin", "")
+
+
+def test_without_pin_or_reason_nothing_happens() -> None:
+    order = factories.order_at("out_for_delivery")
+    before = Event.objects.count()
+    with pytest.raises(DomainError) as refused:
+        services.order_transition(order_id=order.id, to="delivered")
+    assert refused.value.code == "pin_required"
+    assert Order.objects.get(pk=order.id).status == "out_for_delivery" and Event.objects.count() == before
+
+
+def test_wrong_pins_are_counted_and_lock_after_five() -> None:
+    order = factories.order_at("out_for_delivery")
+    wrong = f"{(int(order.delivery_pin) + 1) % 10_000:04d}"
+    for attempt in range(1, 5):
+        with pytest.raises(DomainError) as refused:
+            services.order_transition(order_id=order.id, to="delivered", pin=wrong)
+        assert (refused.value.code, refused.value.status_code) == ("invalid_pin", 400)
+        assert refused.value.extra["tries_left"] == 5 - attempt
+        assert Order.objects.get(pk=order.id).pin_attempts == attempt  # counted though refused
+    with pytest.raises(DomainError) as locked:
+        services.order_transition(order_id=order.id, to="delivered", pin=wrong)
+    assert (locked.value.code, locked.value.status_code) == ("pin_locked", 409)
+    with pytest.raises(DomainError) as still_locked:  # even the right one, now
+        services.order_transition(order_id=order.id, to="delivered", pin=order.delivery_pin)
+    assert still_locked.value.code == "pin_locked"
+    rejected = list(Event.objects.filter(order_id=order.id, type="delivery.pin_rejected").order_by("seq"))
+    assert [e.payload for e in rejected] == [{"attempts": n, "locked": n == 5} for n in range(1, 6)]
+    assert Order.objects.get(pk=order.id).status == "out_for_delivery"
+    # A dispatcher completes it without the PIN, giving a reason (recorded in the event).
+    services.order_transition(order_id=order.id, to="delivered", reason="customer's phone was dead; ID seen")
+    delivered = Event.objects.get(order_id=order.id, type="order.delivered")
+    assert delivered.payload["proof"] == "waived"
+    assert delivered.payload["reason"] == "customer's phone was dead; ID seen"
+
+
+def test_restaurant_and_menu_switches_are_events_the_storefront_honours() -> None:
+    shop = factories.restaurant()
+    item = factories.menu_item(shop)
+    services.menu_item_set_available(menu_item_id=item.id, available=False)
+    with pytest.raises(DomainError) as sold_out:
+        factories.order(restaurant_obj=shop)
+    assert sold_out.value.code == "menu_item_unavailable"
+    services.menu_item_set_available(menu_item_id=item.id, available=True)
+    services.restaurant_set_open(restaurant_id=shop.id, is_open=False)
+    with pytest.raises(DomainError) as closed:
+        factories.order(restaurant_obj=shop)
+    assert closed.value.code == "restaurant_closed"
+    services.restaurant_set_open(restaurant_id=shop.id, is_open=False)  # no change: no event
+    assert list(Event.objects.filter(type__in=["menu_item.sold_out", "menu_item.available", "restaurant.closed",
+                                               "restaurant.opened"]).order_by("seq").values_list("type", flat=True)) \
+        == ["menu_item.sold_out", "menu_item.available", "restaurant.closed"]

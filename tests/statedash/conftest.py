@@ -35,7 +35,7 @@ def _deliver(clock: Clock, order: Order, driver: Driver, *, early_or_late_s: flo
     services.order_transition(order_id=order.id, to="out_for_delivery")
     promised = Order.objects.get(pk=order.id).eta_at_dispatch
     clock.set(promised + timedelta(seconds=early_or_late_s))
-    services.order_transition(order_id=order.id, to="delivered")
+    factories.deliver(order.id)
     return Order.objects.get(pk=order.id)
 
 

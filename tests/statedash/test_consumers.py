@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connections
 from django.test import Client
 
 from pizzadelivery.asgi import application
@@ -18,14 +15,6 @@ from tests import factories
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_worker_connections")]
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
-
-
-@pytest.fixture
-async def close_worker_connections() -> AsyncIterator[None]:
-    """The ORM calls of these tests and of the consumers run in asgiref's worker thread, whose
-    connections (CONN_MAX_AGE) would outlive the test and block PostgreSQL's test teardown."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 def _session_cookie(user: User) -> tuple[bytes, bytes]:

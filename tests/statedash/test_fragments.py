@@ -9,6 +9,7 @@ from events.models import Event
 from events.publisher import PublishedEvent
 from events.registry import EVENT_TYPES
 from pizzadelivery import services
+from pizzadelivery.infra.errors import DomainError
 from statedash import fragments
 from tests import factories
 
@@ -23,6 +24,15 @@ def test_every_event_type_reads_as_a_sentence(mirror) -> None:
     services.driver_set_status(driver_id=driver.id, status="available")
     services.driver_location_update(driver_id=driver.id, lat=52.53, lng=13.40)
     services.driver_update_profile(driver_id=driver.id, vehicle="car")
+    on_the_road = factories.order_at("out_for_delivery")
+    with pytest.raises(DomainError):
+        services.order_transition(order_id=on_the_road.id, to="delivered", pin="0000" if on_the_road.delivery_pin
+                                  != "0000" else "0001")
+    item = factories.menu_item(on_the_road.restaurant)
+    services.menu_item_set_available(menu_item_id=item.id, available=False)
+    services.menu_item_set_available(menu_item_id=item.id, available=True)
+    services.restaurant_set_open(restaurant_id=on_the_road.restaurant_id, is_open=False)
+    services.restaurant_set_open(restaurant_id=on_the_road.restaurant_id, is_open=True)
     events = list(Event.objects.order_by("seq"))
     rolled_back = PublishedEvent(seq=10**6, id="x", type="batch.rolled_back", correlation_id="abc", order_id=None,
                                  driver_id=None, payload={"reason": "IntegrityError: boom", "attempted": []},
@@ -38,6 +48,8 @@ def test_every_event_type_reads_as_a_sentence(mirror) -> None:
     assert by_type["order.delivered"].order_code == delivered.code
     assert by_type["driver.status_changed"].summary == f"{driver.name}: offline → available"
     assert by_type["driver.profile_updated"].summary == f"{driver.name}: profile edited (vehicle)"
+    assert by_type["delivery.pin_rejected"].summary == "wrong PIN (1 of 5)"
+    assert by_type["menu_item.sold_out"].summary.endswith("sold out")
 
 
 def test_describe_ignores_unknown_types() -> None:

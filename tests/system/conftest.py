@@ -3,17 +3,15 @@ access, escaping and schemathesis tests share."""
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connections
 from django.http import HttpResponse
 from django.test import Client
 from rest_framework.authtoken.models import Token
@@ -98,14 +96,6 @@ def session_cookie(user: User) -> tuple[bytes, bytes]:
     client = Client()
     client.force_login(user)
     return b"cookie", f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
-
-
-@pytest.fixture
-async def close_worker_connections() -> AsyncIterator[None]:
-    """Consumers read the database in a worker thread; on PostgreSQL (CONN_MAX_AGE) its connection
-    would outlive the test and block the test database's teardown."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 # --- "nothing changed": every row of every table, and the Redis mirror and event stream -------

@@ -117,7 +117,7 @@ async def test_a_tracker_socket_gets_its_own_orders_pushes_only(two_orders: tupl
     assert connected
 
     await sync_to_async(services.driver_location_update)(driver_id=other.driver_id, lat=52.53, lng=13.41)
-    await sync_to_async(services.order_transition)(order_id=other.id, to="delivered")
+    await sync_to_async(factories.deliver)(other.id)
     assert await communicator.receive_nothing(timeout=1), "another order's push reached this socket"
 
     await sync_to_async(services.driver_location_update)(driver_id=mine.driver_id, lat=52.525, lng=13.405)

@@ -146,6 +146,8 @@ CASES = [
          body=lambda c, o: {"to": "out_for_delivery"}, allowed={"driver": 200, "admin": 200}),
     Case("deliver with a reason", "POST", _order_path("/transition"), setup=lambda c: c.order("out_for_delivery"),
          body=lambda c, o: {"to": "delivered", "reason": "left with the neighbour"}, allowed=FLEET),
+    Case("deliver with the PIN", "POST", _order_path("/transition"), setup=lambda c: c.order("out_for_delivery"),
+         body=lambda c, o: {"to": "delivered", "pin": o.delivery_pin}, allowed={"driver": 200, "admin": 200}),
     Case("cancel while placed", "POST", _order_path("/transition"), setup=lambda c: c.order("placed"),
          body=lambda c, o: {"to": "cancelled", "reason": "customer asked"},
          allowed={"customer": 200, "kitchen": 200, **FLEET}),
@@ -159,6 +161,10 @@ CASES = [
     Case("change a shift", "POST", lambda c, t: f"/api/drivers/{c.driver.id}/status",
          setup=lambda c: c.free(c.driver), body=lambda c, t: {"status": "offline"},
          allowed={"driver": 200, **FLEET}),
+    Case("open or close a pizzeria", "POST", lambda c, t: f"/api/restaurants/{c.shop.id}/status",
+         body=lambda c, t: {"open": True}, allowed={"kitchen": 200, "admin": 200}),
+    Case("sell out a dish", "POST", lambda c, t: f"/api/menu-items/{c.shop.menu_items.first().id}/availability",
+         body=lambda c, t: {"available": True}, allowed={"kitchen": 200, "admin": 200}),
     Case("read the system state", "GET", lambda c, t: "/api/state", allowed=FLEET),
     Case("read the event feed", "GET", lambda c, t: "/api/events",
          allowed={"kitchen": 200, "other_kitchen": 200, **FLEET}),
@@ -231,7 +237,9 @@ def test_order_list_filters_and_pages(cast: Cast) -> None:
     assert client.get("/api/orders", {"updated_after": "yesterday"}).status_code == 400
 
 
-PAGES = [("/dashboard/", {"dispatcher", "admin"}), ("/dashboard/live/", {"dispatcher", "admin"})]
+PAGES = [("/dashboard/", {"dispatcher", "admin"}), ("/dashboard/live/", {"dispatcher", "admin"}),
+         ("/kitchen/", {"kitchen", "other_kitchen", "admin"}), ("/kitchen/live/", {"kitchen", "other_kitchen", "admin"}),
+         ("/driver/", {"driver", "other_driver"}), ("/driver/live/", {"driver", "other_driver"})]
 
 
 @pytest.mark.parametrize(("path", "allowed"), PAGES)
@@ -274,15 +282,19 @@ async def _socket(path: str, *headers: tuple[bytes, bytes]) -> int | str:
     return message["code"]
 
 
+SOCKETS = [("/ws/dashboard/", {"dispatcher", "admin"}), ("/ws/kitchen/", {"kitchen", "other_kitchen", "admin"}),
+           ("/ws/driver/", {"driver", "other_driver"})]
+
+
+@pytest.mark.parametrize(("path", "allowed"), SOCKETS)
 @pytest.mark.usefixtures("close_worker_connections")
-async def test_every_role_against_the_dashboard_socket(cast: Cast) -> None:
+async def test_every_role_against_the_sockets(cast: Cast, path: str, allowed: set[str]) -> None:
     from asgiref.sync import sync_to_async
 
-    expected = {"anonymous": 4001, "customer": 4001, "plain": 4003, "kitchen": 4003, "other_kitchen": 4003,
-                "driver": 4003, "other_driver": 4003, "dispatcher": "open", "admin": "open"}
-    outcomes = {}
+    outcomes, expected = {}, {}
     for role in ROLES:
         user = cast.users.get(role)
         headers = [await sync_to_async(session_cookie)(user)] if user else []
-        outcomes[role] = await _socket("/ws/dashboard/", *headers)
+        outcomes[role] = await _socket(path, *headers)
+        expected[role] = "open" if role in allowed else 4001 if user is None else 4003
     assert outcomes == expected

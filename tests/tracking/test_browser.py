@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from rest_framework.authtoken.models import Token
 
+from pizzadelivery.models import Order
 from tests.conftest import LiveServer
 from tests.tracking.helpers import HOME, SHOP, advance, between, ready_then_dispatched, token
 
@@ -74,7 +75,7 @@ def test_the_tracker_follows_the_pizza_without_a_reload(live, page, mirror, staf
     expect(page.locator("#trk-hero")).to_contain_text("Almost there")
     expect(eta).to_contain_text("Arriving by")
 
-    call_api(live.url, f"/api/orders/{order.id}/transition", {"to": "delivered"}, api_key)
+    call_api(live.url, f"/api/orders/{order.id}/transition", {"to": "delivered", "pin": Order.objects.get(pk=order.id).delivery_pin}, api_key)
     expect(page.locator("#trk-hero")).to_contain_text("Delivered. Enjoy your pizza!")
     expect(page.locator("#trk-countdown")).to_be_hidden()
     expect(page.locator("#trk-progress [role=progressbar]")).to_have_attribute("aria-valuenow", "100")
@@ -106,7 +107,7 @@ def test_the_tracker_reconnects_by_itself_and_catches_up(own_server, page, mirro
     expect(current_step(page)).to_have_attribute("data-step", "out_for_delivery")
     expect(page.locator("#trk-hero")).to_contain_text("Your pizza is on its way")
     # And the new socket carries pushes again.
-    call_api(own_server.url, f"/api/orders/{order.id}/transition", {"to": "delivered"}, api_key)
+    call_api(own_server.url, f"/api/orders/{order.id}/transition", {"to": "delivered", "pin": Order.objects.get(pk=order.id).delivery_pin}, api_key)
     expect(page.locator("#trk-hero")).to_contain_text("Delivered")
     assert page.evaluate("window.sameDocument") is True
     assert errors == []
@@ -151,7 +152,7 @@ def test_the_tracker_catches_up_through_a_redis_outage(page, own_redis, staff):
             call_api(server.url, f"/api/drivers/{driver.id}/location", {"lat": lat, "lng": lng}, api_key)
             page.wait_for_timeout(1000)
         assert len(frames) > before, "no push reached the tracker after Redis came back"
-        call_api(server.url, f"/api/orders/{order.id}/transition", {"to": "delivered"}, api_key)
+        call_api(server.url, f"/api/orders/{order.id}/transition", {"to": "delivered", "pin": Order.objects.get(pk=order.id).delivery_pin}, api_key)
         expect(page.locator("#trk-hero")).to_contain_text("Delivered", timeout=5_000)
         assert any("Delivered" in frame for frame in frames[before:])
         assert page.evaluate("window.sameDocument") is True

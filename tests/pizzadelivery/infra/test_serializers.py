@@ -23,7 +23,8 @@ def test_same_output_as_a_fresh_serializer(mirror) -> None:
     order_doc, driver_doc, source = order_and_driver_documents_get(order.id)
     state = build_state(order_doc, driver_doc, source=source, now=timezone.now())
     assert represent(DeliveryStateOut, state) == DeliveryStateOut(state).data
-    document = {**order_document(order_queryset().get(pk=order.id)), "tracking_url": "http://testserver/track/x/"}
+    document = {**order_document(order_queryset().get(pk=order.id)), "tracking_url": "http://testserver/track/x/",
+                "cancel_message": ""}
     assert represent(OrderOut, document) == OrderOut(document).data
 
 
