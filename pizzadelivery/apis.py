@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pizzadelivery import policy, services
+from pizzadelivery.dispatching import dispatch_candidates
 from pizzadelivery.infra import ratelimits
 from pizzadelivery.infra.errors import ApiError, ErrorOut
 from pizzadelivery.infra.fields import (
@@ -333,6 +334,9 @@ class TransitionIn(serializers.Serializer):
     pin = serializers.RegexField(r"\A[0-9]{4}\Z", required=False,
                                  error_messages={"invalid": "The PIN is the customer's 4 digits."},
                                  help_text="Delivering: the customer's 4-digit PIN (drivers must give it).")
+    reassign = serializers.BooleanField(required=False, default=False,
+                                        help_text="Dispatching: true gives an order already dispatched (not "
+                                                  "yet picked up) to driver_id instead.")
 
 
 class OrderTransitionApi(APIView):
@@ -370,8 +374,35 @@ class OrderTransitionApi(APIView):
                                                                                               CancelReason.OTHER)
         services.order_transition(order_id=pk, to=to, driver_id=data.validated_data.get("driver_id"),
                                   reason=data.validated_data["reason"], pin=data.validated_data.get("pin"),
-                                  reason_code=reason_code)
+                                  reason_code=reason_code, reassign=data.validated_data["reassign"])
         return Response(order_out(request, order_document(_order(pk)), for_customer=as_customer))
+
+
+class CandidateOut(serializers.Serializer):
+    id = serializers.IntegerField(source="driver.id")
+    name = serializers.CharField(source="driver.name")
+    vehicle = serializers.ChoiceField(choices=Driver.Vehicle.choices, source="driver.vehicle")
+    distance_m = serializers.IntegerField(help_text="To the order's pizzeria, by road (estimated).")
+    eta_to_restaurant_minutes = serializers.FloatField(help_text="At city speed (CITY_SPEED_KMH).")
+    location = LatLngOut(source="driver")
+
+
+class CandidateListOut(serializers.Serializer):
+    results = CandidateOut(many=True)
+
+
+class OrderCandidatesApi(APIView):
+    """Available drivers for an order, nearest to its pizzeria first: dispatchers and admins."""
+
+    @extend_schema(responses={200: CandidateListOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+    def get(self, request: Request, order_id: str) -> Response:
+        pk = parse_order_id(order_id)
+        require_role(request)
+        order = Order.objects.select_related("restaurant").filter(pk=pk).first()
+        if order is None:
+            raise ApiError("order_not_found", "No order with that id.", status_code=404)
+        require(request, "pd.dispatch_order", order)
+        return Response(CandidateListOut({"results": dispatch_candidates(order)}).data)
 
 
 # --- drivers --------------------------------------------------------------------------------

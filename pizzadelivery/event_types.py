@@ -38,6 +38,11 @@ def _vehicle(code: str) -> str:
     return dict(Driver.Vehicle.choices).get(code, code).lower()
 
 
+def _dispatched(p: dict[str, Any], driver: str) -> str:
+    who = f"{driver} heads to the shop" if driver else "driver heads to the shop"
+    return f"{who} · auto-dispatched" if p.get("how") == "auto" else who
+
+
 def _kitchen(p: dict[str, Any], driver: str) -> str:
     return f"kitchen {OrderStatus(p['kitchen_status']).label.lower()}"
 
@@ -52,9 +57,15 @@ def register_all() -> None:
              tone=LOOK["preparing"].tone, summary=_kitchen, **_ORDER_STAGE)
     register("order.ready", "The pizza is boxed and waits for pickup.", needs_order=True,
              tone=LOOK["ready"].tone, summary=_kitchen, **_ORDER_STAGE)
-    register("order.dispatched", "A driver was assigned and heads to the restaurant.", needs_order=True,
-             needs_driver=True, tone=LOOK["dispatched"].tone,
-             summary=lambda p, d: f"{d} heads to the shop" if d else "driver heads to the shop", **_ORDER_STAGE)
+    register("order.dispatched", "A driver was assigned and heads to the restaurant (``how``: chosen by a "
+             "dispatcher, the nearest, or ``auto``-dispatched, with its ``note``).", needs_order=True,
+             needs_driver=True, tone=LOOK["dispatched"].tone, summary=_dispatched, **_ORDER_STAGE, how=str, note=str)
+    register("order.reassigned", "Another driver took over before pickup (the previous one is released in the "
+             "same batch).", needs_order=True, needs_driver=True, tone="driver",
+             summary=lambda p, d: f"reassigned to {d}" if d else "reassigned", **_ORDER_STAGE,
+             previous_driver_id=OPTIONAL_NUMBER, note=str)
+    register("fleet.auto_dispatch_changed", "A dispatcher switched auto-dispatch on or off.", tone="info",
+             summary=lambda p, d: f"auto-dispatch {'on' if p['enabled'] else 'off'} ({p['by']})", enabled=bool, by=str)
     register("order.out_for_delivery", "The driver picked the order up.", needs_order=True,
              needs_driver=True, tone=LOOK["out_for_delivery"].tone,
              summary=lambda p, d: f"picked up by {d}" if d else "picked up", **_ORDER_STAGE)

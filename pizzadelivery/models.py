@@ -95,6 +95,8 @@ class Driver(models.Model):
     heading = models.FloatField(null=True, blank=True)
     speed_kmh = models.FloatField(null=True, blank=True)
     location_updated_at = models.DateTimeField(null=True, blank=True)
+    moved_at = models.DateTimeField(null=True, blank=True,
+                                    help_text="Last report that moved the driver (stationary alerts).")
     user = models.OneToOneField("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="driver")
 
@@ -182,3 +184,18 @@ class OrderItem(models.Model):
     @property
     def line_total(self) -> Decimal:
         return self.unit_price * self.quantity
+
+
+class FleetSettings(models.Model):
+    """How the fleet is run, switched by dispatchers (one row): auto-dispatch on or off."""
+
+    auto_dispatch = models.BooleanField(default=False, help_text="Give ready (or nearly ready) orders to the nearest "
+                                                                 "free driver without a dispatcher.")
+    changed_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "fleet settings"
+
+    def __str__(self) -> str:
+        return f"auto-dispatch {'on' if self.auto_dispatch else 'off'}"

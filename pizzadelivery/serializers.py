@@ -42,3 +42,4 @@ class PositionOut(serializers.Serializer):
     heading = serializers.FloatField(allow_null=True, help_text="Degrees from north, 0 to 359.")
     speed_kmh = serializers.FloatField(allow_null=True)
     updated_at = IsoDateTimeField(allow_null=True)
+    moved_at = IsoDateTimeField(allow_null=True, help_text="The last report that moved the driver.")

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError
 from django.utils import timezone
@@ -28,8 +29,9 @@ from pizzadelivery.lifecycle import (
     OrderStatus,
 )
 from pizzadelivery.mirror.readers import nearest_available_driver_ids
-from pizzadelivery.models import Customer, Driver, MenuItem, Order, OrderItem, Restaurant
+from pizzadelivery.models import Customer, Driver, FleetSettings, MenuItem, Order, OrderItem, Restaurant
 
+MOVED_METRES = 25  # a report this far from the last one moved the driver (less is standing still)
 PIN_TRIES = 5  # wrong PINs before delivery by PIN is locked (a dispatcher can still complete it)
 MAX_LINES = 30
 MAX_QUANTITY = 50
@@ -185,18 +187,48 @@ def _kitchen_step(order: Order, to: str, events: BatchBuilder, now: datetime) ->
         _update_eta(events, order, now=now, reason=f"kitchen {to}")
 
 
-def _dispatch(order: Order, driver_id: int | None, events: BatchBuilder, now: datetime) -> None:
+def _available_driver(driver_id: int) -> Driver:
+    driver = Driver.objects.select_for_update().filter(pk=driver_id).first()
+    if driver is None:
+        raise _not_found("driver", "driver_not_found")
+    if driver.status != Driver.Status.AVAILABLE:
+        raise DomainError(f"{driver.name} is {driver.status}.", code="driver_unavailable", status_code=409)
+    return driver
+
+
+def _reassign(order: Order, driver_id: int | None, events: BatchBuilder, now: datetime, note: str) -> None:
+    """Another driver for an order whose driver is still on the way to the shop: the previous one
+    is released in the same batch; the PIN and the ETA promised at dispatch stay."""
+    if driver_id is None:
+        raise DomainError("Choose the driver to give the order to.", code="driver_required")
+    if driver_id == order.driver_id:
+        raise _refuse(order, "dispatched", "that driver already has it")
+    driver = _available_driver(driver_id)
+    previous = order.driver
+    _release_driver(order, events, "reassigned")
+    driver.status = Driver.Status.BUSY
+    driver.save(update_fields=["status"])
+    order.driver = driver
+    events.add("order.reassigned", order_id=order.id, driver_id=driver.id, payload={
+        **_stage_payload(order), "previous_driver_id": previous.id if previous else None, "note": note[:255]})
+    events.add("driver.assigned", order_id=order.id, driver_id=driver.id, payload={"driver_name": driver.name})
+    _update_eta(events, order, now=now, reason="reassigned", force=True)
+
+
+def _dispatch(order: Order, driver_id: int | None, events: BatchBuilder, now: datetime, *,
+              how: str = "", note: str = "", reassign: bool = False) -> None:
+    if reassign:
+        if order.delivery_status != OrderStatus.DISPATCHED:
+            raise _refuse(order, "dispatched", "only an order whose driver has not picked it up yet "
+                          "can be reassigned")
+        _reassign(order, driver_id, events, now, note)
+        return
     if order.delivery_status:
         raise _refuse(order, "dispatched", "a driver is already assigned")
     if order.kitchen_status == OrderStatus.PLACED:
         raise _refuse(order, "dispatched", "the restaurant has not confirmed it yet")
     if driver_id is not None:
-        driver = Driver.objects.select_for_update().filter(pk=driver_id).first()
-        if driver is None:
-            raise _not_found("driver", "driver_not_found")
-        if driver.status != Driver.Status.AVAILABLE:
-            raise DomainError(f"{driver.name} is {driver.status}.", code="driver_unavailable",
-                              status_code=409)
+        driver = _available_driver(driver_id)
     else:
         driver = _nearest_available_driver(order)
         if driver is None:
@@ -209,7 +241,8 @@ def _dispatch(order: Order, driver_id: int | None, events: BatchBuilder, now: da
     order.delivery_status = OrderStatus.DISPATCHED
     order.dispatched_at = now
     _derive_status(order)
-    events.add("order.dispatched", order_id=order.id, driver_id=driver.id, payload=_stage_payload(order))
+    events.add("order.dispatched", order_id=order.id, driver_id=driver.id, payload={
+        **_stage_payload(order), "how": how or ("chosen" if driver_id is not None else "nearest"), "note": note[:255]})
     events.add("driver.assigned", order_id=order.id, driver_id=driver.id,
                payload={"driver_name": driver.name})
     _update_eta(events, order, now=now, reason="dispatched", force=True)
@@ -304,10 +337,14 @@ def _check_pin(order_id: uuid.UUID | str, pin: str) -> None:
 
 
 def order_transition(*, order_id: uuid.UUID | str, to: str, driver_id: int | None = None,
-                     reason: str = "", pin: str | None = None, reason_code: str = CancelReason.OTHER) -> Order:
+                     reason: str = "", pin: str | None = None, reason_code: str = CancelReason.OTHER,
+                     how: str = "", reassign: bool = False) -> Order:
     """Move the order's kitchen or delivery track to ``to`` (one event batch). Delivering takes
     the customer's ``pin``, or, waived, a ``reason``; cancelling takes a ``reason_code``
-    (``lifecycle.CancelReason``: the customer is told its message) and the staff's ``reason``."""
+    (``lifecycle.CancelReason``: the customer is told its message) and the staff's ``reason``.
+    ``reassign`` gives an order already dispatched (not yet picked up) to another ``driver_id``;
+    without it a second dispatch is refused, so two dispatchers cannot both win. ``how`` and
+    ``reason`` explain a dispatch in its event (``auto`` for auto-dispatch)."""
     if to not in OrderStatus.values:
         raise DomainError(f"Unknown status {to!r}; one of {', '.join(OrderStatus.values)}.",
                           code="invalid_status")
@@ -321,7 +358,7 @@ def order_transition(*, order_id: uuid.UUID | str, to: str, driver_id: int | Non
         if to in (OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY):
             _kitchen_step(order, to, events, now)
         elif to == OrderStatus.DISPATCHED:
-            _dispatch(order, driver_id, events, now)
+            _dispatch(order, driver_id, events, now, how=how, note=reason, reassign=reassign)
         elif to == OrderStatus.OUT_FOR_DELIVERY:
             _pick_up(order, events, now)
         elif to == OrderStatus.DELIVERED:
@@ -351,9 +388,11 @@ def driver_location_update(*, driver_id: int, lat: float, lng: float, heading: f
         if driver is None:
             raise _not_found("driver", "driver_not_found")
         now = timezone.now()
+        if driver.lat is None or eta.haversine_m(float(driver.lat), float(driver.lng), lat, lng) >= MOVED_METRES:
+            driver.moved_at = now
         driver.lat, driver.lng = Decimal(f"{lat:.6f}"), Decimal(f"{lng:.6f}")
         driver.heading, driver.speed_kmh, driver.location_updated_at = heading, speed_kmh, now
-        driver.save(update_fields=["lat", "lng", "heading", "speed_kmh", "location_updated_at"])
+        driver.save(update_fields=["lat", "lng", "heading", "speed_kmh", "location_updated_at", "moved_at"])
         order = (Order.objects.select_for_update(of=("self",)).select_related("restaurant", "driver")
                  .filter(driver=driver, delivery_status__in=ON_THE_ROAD).first())
         events.add("driver.location_updated", driver_id=driver.id, order_id=order.id if order else None,
@@ -469,3 +508,64 @@ def menu_item_set_available(*, menu_item_id: int, available: bool) -> MenuItem:
         events.add("menu_item.available" if available else "menu_item.sold_out",
                    payload={"restaurant_id": item.restaurant_id, "menu_item_id": item.id, "name": str(item)})
     return item
+
+
+
+def auto_dispatch_set(*, enabled: bool, user: Any) -> FleetSettings:
+    """Switch auto-dispatch on or off (a dispatcher's setting, one event)."""
+    with batch() as events:
+        fleet = FleetSettings.objects.select_for_update().first() or FleetSettings.objects.create()
+        if fleet.auto_dispatch == enabled:
+            return fleet
+        fleet.auto_dispatch, fleet.changed_by, fleet.changed_at = enabled, user, timezone.now()
+        fleet.save()
+        events.add("fleet.auto_dispatch_changed", payload={"enabled": enabled, "by": user.get_username()})
+    return fleet
+
+
+# Auto-dispatch sends a driver this much before the pizza should be out of the oven, on top of
+# the ride to the shop: they arrive as it is boxed, not to wait at the counter.
+AUTO_DISPATCH_LEAD = timedelta(minutes=1)
+
+
+def auto_dispatch_due(*, now: datetime) -> list[tuple[Order, Driver, str]]:
+    """Orders auto-dispatch would give a driver now: each with its nearest free driver and why.
+    Ready orders, and orders whose pizza will be out of the oven by the time the nearest free
+    driver can reach the shop."""
+    waiting = (Order.objects.select_related("restaurant").filter(
+        kitchen_status__in=[OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY],
+        delivery_status="", cancelled_at__isnull=True).order_by("placed_at"))
+    due, taken = [], set()
+    for order in waiting:
+        shop = (float(order.restaurant.lat), float(order.restaurant.lng))
+        nearest = next((pk for pk in nearest_available_driver_ids(lat=shop[0], lng=shop[1]) if pk not in taken), None)
+        driver = Driver.objects.filter(pk=nearest, status=Driver.Status.AVAILABLE).first() if nearest else None
+        if driver is None or driver.lat is None:
+            continue
+        ride = eta.travel_time(eta.road_m(float(driver.lat), float(driver.lng), *shop))
+        ready_at = eta.kitchen_ready_at(eta.Trip.of(order), now)
+        if order.kitchen_status != OrderStatus.READY and ready_at - now > ride + AUTO_DISPATCH_LEAD:
+            continue
+        pizza = "is ready" if order.kitchen_status == OrderStatus.READY else \
+            f"is ready in about {max(1, round((ready_at - now).total_seconds() / 60))} min"
+        why = (f"auto-dispatch: {driver.name} was the nearest free driver, about "
+               f"{max(1, round(ride.total_seconds() / 60))} min from {order.restaurant.name}; the pizza {pizza}")
+        due.append((order, driver, why))
+        taken.add(driver.id)
+    return due
+
+
+def auto_dispatch_pass(*, now: datetime | None = None) -> list[Order]:
+    """Give each due order its driver, while auto-dispatch is on (a relay task). A dispatcher or
+    another relay may have acted meanwhile: a refusal skips that order."""
+    fleet = FleetSettings.objects.first()
+    if fleet is None or not fleet.auto_dispatch:
+        return []
+    dispatched = []
+    for order, driver, why in auto_dispatch_due(now=now or timezone.now()):
+        try:
+            dispatched.append(order_transition(order_id=order.id, to=OrderStatus.DISPATCHED, driver_id=driver.id,
+                                               reason=why, how="auto"))
+        except DomainError:
+            continue
+    return dispatched

@@ -260,6 +260,13 @@ SPECTACULAR_SETTINGS = {
 # --- product tuning -------------------------------------------------------------------
 # How checkout turns an address into a point: "gazetteer" (offline, the default).
 GEOCODER = os.environ.get("GEOCODER", "gazetteer")
+# The dispatcher's console: how often auto-dispatch looks (when switched on), and when an order
+# or a driver becomes an alert.
+AUTO_DISPATCH_EVERY_SECONDS = float(os.environ.get("AUTO_DISPATCH_EVERY_SECONDS", "5"))
+ALERT_LATE_MINUTES = env_int("ALERT_LATE_MINUTES", 5)  # later than the ETA promised at dispatch
+ALERT_READY_NO_DRIVER_MINUTES = env_int("ALERT_READY_NO_DRIVER_MINUTES", 3)
+ALERT_STATIONARY_MINUTES = env_int("ALERT_STATIONARY_MINUTES", 5)  # a driver on a delivery not moving
+ALERT_UNCONFIRMED_MINUTES = env_int("ALERT_UNCONFIRMED_MINUTES", 5)  # a pizzeria not confirming
 # A tracking link works from the order until this long after the order ends.
 TRACKING_LINK_HOURS = env_int("TRACKING_LINK_HOURS", 24)
 CITY_SPEED_KMH = float(os.environ.get("CITY_SPEED_KMH", "22"))

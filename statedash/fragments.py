@@ -25,7 +25,7 @@ from pizzadelivery.models import Driver
 from statedash import selectors
 
 # Order of the live fragments on the page (each one's element id is "dash-<name>").
-LIVE = ("stats", "chart", "queue", "deliveries", "drivers", "health")
+LIVE = ("stats", "chart", "alerts", "queue", "deliveries", "drivers", "health")
 FEED_VERSION = "feed"
 STATE_SEQ = "seq"  # the last event the shown state includes (carried by the stamp)
 # The dashboard may show a state this old when nothing happened since; after any event it is
@@ -119,8 +119,7 @@ def _queue(waiting: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]
     for order in waiting:
         created = _at(order["created_at"])
         rows.append({**order, "tone": tone(order["status"]), "label": short_label(order["status"]),
-                     "waiting_minutes": int((now - created).total_seconds() // 60) if created else None,
-                     "needs": "confirmation" if order["status"] == OrderStatus.PLACED else "a driver"})
+                     "waiting_minutes": int((now - created).total_seconds() // 60) if created else None})
     return rows
 
 
@@ -171,7 +170,7 @@ def _health_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _context(state: dict[str, Any], waiting: list[dict[str, Any]]) -> dict[str, Any]:
+def _context(state: dict[str, Any], waiting: list[dict[str, Any]], alerts: list[Any]) -> dict[str, Any]:
     now = _at(state["generated_at"]) or timezone.now()
     stats = state["stats"]
     drivers = state["drivers"]
@@ -179,7 +178,7 @@ def _context(state: dict[str, Any], waiting: list[dict[str, Any]]) -> dict[str, 
         "state": state, "stats": stats, "now": now,
         "status_rows": _status_rows(state), "hour_bars": _hour_bars(state),
         "chart_width": len(stats["orders_by_hour"]) * 28 - 6,
-        "queue": _queue(waiting, now), "deliveries": _deliveries(state, now),
+        "queue": _queue(waiting, now), "alerts": alerts, "deliveries": _deliveries(state, now),
         "available": [d for d in drivers if d["status"] == Driver.Status.AVAILABLE],
         "busy_count": sum(d["status"] == Driver.Status.BUSY for d in drivers),
         "health_rows": _health_rows(state),
@@ -197,11 +196,11 @@ def _eta_figures(accuracy: dict[str, Any]) -> dict[str, float | None]:
             "bias_early": None if bias is None else -bias / 60}
 
 
-def render_live(state: dict[str, Any], waiting: list[dict[str, Any]],
-                seq: int) -> tuple[dict[str, str], dict[str, str]]:
-    """(fragment name -> HTML ready to swap, fragment name -> version), from one state (and
-    its queue of waiting orders) that holds every event up to ``seq``."""
-    context = _context(state, waiting)
+def render_live(state: dict[str, Any], waiting: list[dict[str, Any]], seq: int,
+                alerts: list[Any] = ()) -> tuple[dict[str, str], dict[str, str]]:
+    """(fragment name -> HTML ready to swap, fragment name -> version), from one state (with
+    its orders waiting for a driver and its alerts) that holds every event up to ``seq``."""
+    context = _context(state, waiting, list(alerts))
     html, versions = {}, {}
     for name in LIVE:
         inner = render_to_string(f"statedash/_{name}.html", context)
@@ -234,7 +233,8 @@ def build_snapshot() -> Snapshot:
     seq = selectors.latest_event_seq()
     state = selectors.system_state()
     events = selectors.feed_events()
-    html, versions = render_live(state, selectors.waiting_orders(limit=QUEUE_LENGTH), seq)
+    html, versions = render_live(state, selectors.waiting_orders(limit=QUEUE_LENGTH), seq,
+                                 selectors.alerts(now=_at(state["generated_at"])))
     return Snapshot(seq=seq, generated_at=state["generated_at"], computed=timezone.now().timestamp(),
                     html=html, versions=versions, feed_seq=events[0].seq if events else 0,
                     feed_rows=render_feed_rows(events))

@@ -26,7 +26,7 @@ from events.models import Event
 from events.publisher import last_stream_seq
 from events.selectors import event_list
 from pizzadelivery.infra.redis import REDIS_ERRORS, get_redis
-from pizzadelivery.lifecycle import ACTIVE, BEFORE_DISPATCH, ON_THE_ROAD, OrderStatus
+from pizzadelivery.lifecycle import ACTIVE, ON_THE_ROAD, OrderStatus
 from pizzadelivery.mirror import readers
 from pizzadelivery.mirror.documents import driver_document, order_document
 from pizzadelivery.mirror.readers import Overview, by_name, overview
@@ -217,17 +217,75 @@ def system_state(*, now: datetime | None = None, use_mirror: bool = True) -> dic
             "health": system_health(window.now), "source": source}
 
 
-def waiting_orders(*, limit: int = 8) -> list[dict[str, Any]]:
-    """The orders waiting longest for a dispatcher, oldest first: not yet confirmed, or in the
-    kitchen with no driver (an order with a driver has a delivery status instead)."""
+# Orders a dispatcher can send a driver for: confirmed by the kitchen, no driver yet.
+TO_DISPATCH = (OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY)
+
+
+def waiting_orders(*, limit: int = 8, statuses: tuple[str, ...] = TO_DISPATCH) -> list[dict[str, Any]]:
+    """The orders waiting longest for a driver, oldest first (an order with a driver has a
+    delivery status instead, so these are in the kitchen or ready)."""
     try:
-        found = readers.oldest_with_status(BEFORE_DISPATCH, limit=limit)
+        found = readers.oldest_with_status(statuses, limit=limit)
         if found is not None:
             return [order_summary(doc) for doc in found]
     except REDIS_ERRORS as exc:
         logger.info("waiting orders from the database: Redis unavailable (%s)", exc)
-    orders = order_queryset().filter(status__in=BEFORE_DISPATCH).order_by("created_at", "id")[:limit]
+    orders = order_queryset().filter(status__in=statuses).order_by("created_at", "id")[:limit]
     return [order_summary(order_document(order)) for order in orders]
+
+
+# --- alerts: what needs a dispatcher now -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # late, ready_no_driver, stationary, unconfirmed
+    order_id: str
+    code: str
+    title: str
+    detail: str
+    minutes: int  # how long it has been so
+    tone: str
+
+
+def _minutes_since(moment: datetime, now: datetime) -> int:
+    return max(0, int((now - moment).total_seconds() // 60))
+
+
+def alerts(*, now: datetime | None = None) -> list[Alert]:
+    """Orders and drivers a dispatcher should look at, worst first. Each is a state that ends
+    by itself once handled (dispatched, picked up, moving again, confirmed), so an alert
+    disappears when its cause does. Thresholds are settings (``ALERT_*_MINUTES``)."""
+    now = now or timezone.now()
+    found: list[Alert] = []
+    late = timedelta(minutes=settings.ALERT_LATE_MINUTES)
+    for order in (Order.objects.select_related("restaurant", "driver")
+                  .filter(delivery_status__in=ON_THE_ROAD, eta_at_dispatch__isnull=False)):
+        expected = max(now, order.eta_at or now)
+        if expected - order.eta_at_dispatch >= late:
+            behind = _minutes_since(order.eta_at_dispatch, expected)
+            found.append(Alert("late", str(order.id), order.code, f"{behind} min late",
+                               f"promised {timezone.localtime(order.eta_at_dispatch):%H:%M}, now expected "
+                               f"{timezone.localtime(expected):%H:%M}", behind, "bad"))
+        driver = order.driver
+        still_since = (driver.moved_at or driver.location_updated_at) if driver else None
+        if still_since and now - still_since >= timedelta(minutes=settings.ALERT_STATIONARY_MINUTES):
+            minutes = _minutes_since(still_since, now)
+            found.append(Alert("stationary", str(order.id), order.code, f"{driver.name} not moving",
+                               f"no movement for {minutes} min on this delivery", minutes, "warn"))
+    waiting = timedelta(minutes=settings.ALERT_READY_NO_DRIVER_MINUTES)
+    for order in Order.objects.select_related("restaurant").filter(
+            kitchen_status=OrderStatus.READY, delivery_status="", cancelled_at__isnull=True,
+            ready_at__lte=now - waiting):
+        minutes = _minutes_since(order.ready_at, now)
+        found.append(Alert("ready_no_driver", str(order.id), order.code, "Ready, no driver",
+                           f"boxed at {order.restaurant.name} for {minutes} min", minutes, "bad"))
+    for order in Order.objects.select_related("restaurant").filter(
+            status=OrderStatus.PLACED, placed_at__lte=now - timedelta(minutes=settings.ALERT_UNCONFIRMED_MINUTES)):
+        minutes = _minutes_since(order.placed_at, now)
+        found.append(Alert("unconfirmed", str(order.id), order.code, "Not confirmed",
+                           f"{order.restaurant.name} has not confirmed it in {minutes} min", minutes, "warn"))
+    severity = {"late": 0, "ready_no_driver": 1, "stationary": 2, "unconfirmed": 3}
+    return sorted(found, key=lambda a: (severity[a.kind], -a.minutes, a.code))
 
 
 # --- the event feed ------------------------------------------------------------------------

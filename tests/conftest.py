@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import caches
-from django.db import connections
+from django.db import connection, connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -17,6 +19,8 @@ from pizzadelivery.infra.embedded_redis import RedisServer, ensure_embedded_redi
 from pizzadelivery.infra.redis import get_redis
 from tests import factories
 from tests.clock import RunningClock
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -225,6 +229,19 @@ def page(browser):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def in_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run code that publishes in a thread of its own, away from Playwright's event loop, with
+    a database connection it closes when done."""
+    with ThreadPoolExecutor(1) as pool:
+        def run() -> T:
+            try:
+                return work(*args, **kwargs)
+            finally:
+                connection.close()
+
+        return pool.submit(run).result(timeout=30)
 
 
 def login_page(page, live: LiveServer, user) -> None:

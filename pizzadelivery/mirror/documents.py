@@ -77,6 +77,7 @@ class Position(TypedDict):
     heading: float | None
     speed_kmh: float | None
     updated_at: str | None
+    moved_at: str | None  # the last report that moved the driver
 
 
 class DriverDocument(TypedDict):
@@ -129,7 +130,8 @@ def driver_document(driver: Driver, active_order: Order | None = None) -> Driver
     location: Position | None = None
     if driver.lat is not None and driver.lng is not None:
         location = {"lat": float(driver.lat), "lng": float(driver.lng), "heading": driver.heading,
-                    "speed_kmh": driver.speed_kmh, "updated_at": _iso(driver.location_updated_at)}
+                    "speed_kmh": driver.speed_kmh, "updated_at": _iso(driver.location_updated_at),
+                    "moved_at": _iso(driver.moved_at)}
     return {
         "id": driver.id,
         "name": driver.name,

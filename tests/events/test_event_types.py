@@ -39,7 +39,8 @@ def test_order_dispatched_driver_assigned_and_eta() -> None:
     driver = factories.driver()
     order = factories.order_at("dispatched", driver_obj=driver)
     dispatched = emitted("order.dispatched", order_id=order.id)
-    assert dispatched.payload == {"code": order.code, "status": "dispatched", "kitchen_status": "confirmed"}
+    assert dispatched.payload == {"code": order.code, "status": "dispatched", "kitchen_status": "confirmed",
+                                  "how": "chosen", "note": ""}
     assert dispatched.driver_id == driver.id
     assigned = emitted("driver.assigned", order_id=order.id)
     assert assigned.payload == {"driver_name": driver.name} and assigned.driver_id == driver.id
@@ -76,6 +77,24 @@ def test_order_cancelled() -> None:
     event = emitted("order.cancelled", order_id=order.id)
     assert event.payload == {"code": order.code, "status": "cancelled", "kitchen_status": "preparing",
                              "reason": "out of dough", "reason_code": "out_of_stock", "previous_status": "preparing"}
+
+
+def test_order_reassigned() -> None:
+    first, second = factories.driver(), factories.driver(name="Otto Other")
+    order = factories.order_at("dispatched", driver_obj=first)
+    services.order_transition(order_id=order.id, to="dispatched", driver_id=second.id, reason="closer",
+                              reassign=True)
+    event = emitted("order.reassigned", order_id=order.id)
+    assert event.payload == {"code": order.code, "status": "dispatched", "kitchen_status": "confirmed",
+                             "previous_driver_id": first.id, "note": "closer"}
+    assert event.driver_id == second.id
+
+
+def test_fleet_auto_dispatch_changed() -> None:
+    from django.contrib.auth.models import User
+
+    services.auto_dispatch_set(enabled=True, user=User.objects.create_user("desk"))
+    assert emitted("fleet.auto_dispatch_changed").payload == {"enabled": True, "by": "desk"}
 
 
 def test_delivery_pin_rejected() -> None:

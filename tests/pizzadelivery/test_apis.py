@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from events.models import Event
 from pizzadelivery.models import Driver, MenuItem, Order, Restaurant
@@ -297,3 +298,44 @@ def test_kitchens_open_close_and_sell_out_their_own_only(transactional_db) -> No
     assert_error(kitchen.post("/api/menu-items/999999/availability", {"available": False}, format="json"), 404,
                  "menu_item_not_found")
     assert Restaurant.objects.get(pk=other.id).is_open and MenuItem.objects.get(pk=theirs.id).is_available
+
+
+# --- dispatch candidates -------------------------------------------------------------------
+
+def test_candidates_are_available_drivers_nearest_first(transactional_db, mirror) -> None:
+    order = factories.order_at("confirmed")
+    shop = (float(order.restaurant.lat), float(order.restaurant.lng))
+    far = factories.driver(name="Far", lat=shop[0] + 0.03, lng=shop[1])
+    near = factories.driver(name="Near", lat=shop[0] + 0.002, lng=shop[1])
+    middle = factories.driver(name="Middle", lat=shop[0] + 0.01, lng=shop[1])
+    factories.driver(name="Off shift", status="offline", lat=shop[0], lng=shop[1])
+    factories.order_at("dispatched", driver_obj=factories.driver(name="Busy", lat=shop[0], lng=shop[1]))
+    dispatcher = factories.token_client(factories.dispatcher_user())
+    response = dispatcher.get(f"/api/orders/{order.id}/candidates")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [c["id"] for c in results] == [near.id, middle.id, far.id]  # available only, nearest first
+    assert [c["distance_m"] for c in results] == sorted(c["distance_m"] for c in results)
+    assert results[0]["eta_to_restaurant_minutes"] < results[-1]["eta_to_restaurant_minutes"]
+    assert set(results[0]) == {"id", "name", "vehicle", "distance_m", "eta_to_restaurant_minutes", "location"}
+    for client in (factories.token_client(factories.kitchen_user(order.restaurant)),
+                   factories.token_client(factories.driver_user(far))):
+        assert_error(client.get(f"/api/orders/{order.id}/candidates"), 403, "forbidden")
+    assert_error(APIClient().get(f"/api/orders/{order.id}/candidates"), 401, "not_authenticated")
+    assert_error(dispatcher.get(f"/api/orders/{uuid.uuid4()}/candidates"), 404, "order_not_found")
+
+
+def test_reassign_through_the_api_must_be_asked_for(transactional_db, mirror) -> None:
+    first, second = factories.driver(name="First"), factories.driver(name="Second")
+    order = factories.order_at("dispatched", driver_obj=first)
+    dispatcher = factories.token_client(factories.dispatcher_user())
+    path = f"/api/orders/{order.id}/transition"
+    assert_error(dispatcher.post(path, {"to": "dispatched", "driver_id": second.id}, format="json"), 409,
+                 "invalid_transition")
+    assert_error(dispatcher.post(path, {"to": "dispatched", "driver_id": second.id, "reassign": "maybe"},
+                                 format="json"), 400, "invalid_input")
+    assert Order.objects.get(pk=order.id).driver_id == first.id
+    moved = dispatcher.post(path, {"to": "dispatched", "driver_id": second.id, "reassign": True}, format="json")
+    assert moved.status_code == 200 and moved.json()["driver_id"] == second.id
+    assert_error(factories.token_client(factories.driver_user(first)).post(
+        path, {"to": "dispatched", "driver_id": first.id, "reassign": True}, format="json"), 403, "forbidden")

@@ -265,3 +265,66 @@ def test_restaurant_and_menu_switches_are_events_the_storefront_honours() -> Non
     assert list(Event.objects.filter(type__in=["menu_item.sold_out", "menu_item.available", "restaurant.closed",
                                                "restaurant.opened"]).order_by("seq").values_list("type", flat=True)) \
         == ["menu_item.sold_out", "menu_item.available", "restaurant.closed"]
+
+
+# --- reassigning, auto-dispatch, stationary drivers -------------------------------------------
+
+def test_reassigning_releases_the_previous_driver_in_the_same_batch() -> None:
+    first, second = factories.driver(), factories.driver()
+    order = factories.order_at("dispatched", driver_obj=first)
+    pin, promised = order.delivery_pin, order.eta_at_dispatch
+    with pytest.raises(DomainError) as plain:  # a plain second dispatch is refused: say it is a reassignment
+        services.order_transition(order_id=order.id, to="dispatched", driver_id=second.id)
+    assert plain.value.code == "invalid_transition" and Order.objects.get(pk=order.id).driver_id == first.id
+    services.order_transition(order_id=order.id, to="dispatched", driver_id=second.id, reassign=True)
+    moved = Order.objects.get(pk=order.id)
+    assert (moved.driver_id, moved.delivery_pin, moved.eta_at_dispatch) == (second.id, pin, promised)
+    assert Driver.objects.get(pk=first.id).status == "available" and Driver.objects.get(pk=second.id).status == "busy"
+    reassigned = Event.objects.get(type="order.reassigned", order_id=order.id)
+    batch = list(Event.objects.filter(correlation_id=reassigned.correlation_id).values_list("type", flat=True))
+    assert {"driver.released", "order.reassigned", "driver.assigned"} <= set(batch)
+    assert reassigned.payload["previous_driver_id"] == first.id
+    with pytest.raises(DomainError) as same:
+        services.order_transition(order_id=order.id, to="dispatched", driver_id=second.id, reassign=True)
+    assert same.value.code == "invalid_transition"
+
+
+def test_no_reassigning_once_picked_up() -> None:
+    for status in ("ready", "out_for_delivery"):  # nothing to reassign yet; too late
+        order = factories.order_at(status)
+        with pytest.raises(DomainError) as refused:
+            services.order_transition(order_id=order.id, to="dispatched", driver_id=factories.driver().id,
+                                      reassign=True)
+        assert refused.value.code == "invalid_transition"
+
+
+def test_auto_dispatch_sends_the_nearest_free_driver_to_ready_orders_only_when_on() -> None:
+    from django.contrib.auth.models import User
+
+    near = factories.driver(lat=factories.CITY[0] + 0.001, lng=factories.CITY[1])
+    far = factories.driver(lat=factories.CITY[0] + 0.05, lng=factories.CITY[1])
+    ready = factories.order_at("ready")
+    slow = factories.order_at("preparing", restaurant_obj=factories.restaurant(prep_minutes=45))
+    assert services.auto_dispatch_pass() == []  # off: nothing
+    dispatcher = User.objects.create_user("desk")
+    services.auto_dispatch_set(enabled=True, user=dispatcher)
+    dispatched = services.auto_dispatch_pass()
+    assert [o.id for o in dispatched] == [ready.id]
+    assert Order.objects.get(pk=ready.id).driver_id == near.id
+    event = Event.objects.get(type="order.dispatched", order_id=ready.id)
+    assert event.payload["how"] == "auto" and event.payload["note"].startswith(f"auto-dispatch: {near.name} was")
+    assert "the pizza is ready" in event.payload["note"]
+    assert Order.objects.get(pk=slow.id).driver_id is None  # 45 minutes of oven left: not yet
+    assert Driver.objects.get(pk=far.id).status == "available"
+    toggled = Event.objects.get(type="fleet.auto_dispatch_changed")
+    assert toggled.payload == {"enabled": True, "by": "desk"}
+
+
+def test_a_driver_moves_only_when_the_position_changes() -> None:
+    driver = factories.driver()
+    services.driver_location_update(driver_id=driver.id, lat=52.52, lng=13.40)
+    moved_at = Driver.objects.get(pk=driver.id).moved_at
+    services.driver_location_update(driver_id=driver.id, lat=52.52005, lng=13.40005)  # a few metres: standing
+    assert Driver.objects.get(pk=driver.id).moved_at == moved_at
+    services.driver_location_update(driver_id=driver.id, lat=52.521, lng=13.40)  # ~110 m
+    assert Driver.objects.get(pk=driver.id).moved_at > moved_at

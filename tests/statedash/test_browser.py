@@ -5,13 +5,10 @@ import json
 import re
 import time
 import urllib.request
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from playwright.sync_api import Page, expect
 from rest_framework.authtoken.models import Token
@@ -19,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from events.publisher import rebuild_projections
 from pizzadelivery import services
 from tests import factories
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PUSHED = 3_000  # ms: a push arrives well within this
@@ -46,19 +43,6 @@ def _open_dashboard(page: Page, live: LiveServer, staff) -> None:
     page.goto(f"{live.url}/dashboard/")
     expect(page.locator("#dash-conn")).to_have_attribute("data-state", "live")
     page.evaluate("window.notReloaded = true")
-
-
-def _in_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run code that publishes in a thread of its own, away from Playwright's event loop, with
-    a database connection it closes when done."""
-    with ThreadPoolExecutor(1) as pool:
-        def run() -> T:
-            try:
-                return work(*args, **kwargs)
-            finally:
-                connection.close()
-
-        return pool.submit(run).result(timeout=30)
 
 
 def _post(live: LiveServer, token: str, path: str, body: dict) -> dict:
@@ -98,8 +82,8 @@ def test_a_dispatcher_logs_in_and_lands_on_the_dashboard(page: Page, live, mirro
 
 
 def test_stats_and_feed_change_without_a_reload(page: Page, live, staff, mirror) -> None:
-    order = _in_thread(factories.order_at, "ready")
-    driver = _in_thread(factories.driver)
+    order = in_thread(factories.order_at, "ready")
+    driver = in_thread(factories.driver)
     token = Token.objects.create(user=staff).key
     _open_dashboard(page, live, staff)
     expect(_stat(page, "orders_today")).to_have_text("1")
@@ -124,7 +108,7 @@ def test_stats_and_feed_change_without_a_reload(page: Page, live, staff, mirror)
     for event_type in ("order.dispatched", "driver.assigned", "delivery.eta_updated"):
         expect(batch).to_contain_text(event_type)
 
-    _in_thread(services.order_transition, order_id=order.id, to="out_for_delivery")  # published here
+    in_thread(services.order_transition, order_id=order.id, to="out_for_delivery")  # published here
     expect(page.locator("#dash-deliveries")).to_contain_text("Out for delivery", timeout=POLLED)
     expect(page.locator("#dash-updated")).to_have_text(re.compile(r"updated (just now|\d+ s ago)"))
     assert page.evaluate("window.notReloaded") is True
@@ -135,7 +119,7 @@ def test_stats_and_feed_change_without_a_reload(page: Page, live, staff, mirror)
 
 def test_dashboard_stays_true_while_redis_restarts(page: Page, own_redis, staff) -> None:
     rebuild_projections()
-    _in_thread(factories.order)
+    in_thread(factories.order)
     server = LiveServer(extra_env={"REDIS_URL": own_redis.url}).start()
     frames: list[str] = []
     sockets_opened: list[int] = []
@@ -150,7 +134,7 @@ def test_dashboard_stays_true_while_redis_restarts(page: Page, own_redis, staff)
         expect(page.locator("#dash-stamp")).to_contain_text("Redis mirror")
 
         own_redis.stop()
-        placed_meanwhile = _in_thread(factories.order)  # committed; its batch waits in the outbox
+        placed_meanwhile = in_thread(factories.order)  # committed; its batch waits in the outbox
         expect(page.locator("#dash-stamp")).to_contain_text("Degraded", timeout=POLLED)
         expect(_stat(page, "orders_today")).to_have_text("2", timeout=POLLED)
         expect(page.locator("#feed-list")).to_contain_text(placed_meanwhile.code)
@@ -159,7 +143,7 @@ def test_dashboard_stays_true_while_redis_restarts(page: Page, own_redis, staff)
         own_redis.start()  # back, empty: the relay rebuilds the mirror and publishes the backlog
         from events.relay import relay_once
 
-        _in_thread(relay_once)
+        in_thread(relay_once)
         expect(page.locator("#dash-stamp")).to_contain_text("Redis mirror", timeout=POLLED)
         expect(page.locator("#dash-health .health-row", has_text="Redis")).to_have_class(re.compile("status-ok"),
                                                                                       timeout=POLLED)

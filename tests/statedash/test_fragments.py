@@ -3,6 +3,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from events.models import Event
@@ -33,6 +34,11 @@ def test_every_event_type_reads_as_a_sentence(mirror) -> None:
     services.menu_item_set_available(menu_item_id=item.id, available=True)
     services.restaurant_set_open(restaurant_id=on_the_road.restaurant_id, is_open=False)
     services.restaurant_set_open(restaurant_id=on_the_road.restaurant_id, is_open=True)
+    ready = factories.order_at("ready")
+    services.order_transition(order_id=ready.id, to="dispatched", driver_id=factories.driver().id)
+    services.order_transition(order_id=ready.id, to="dispatched", driver_id=factories.driver().id,
+                              reassign=True)
+    services.auto_dispatch_set(enabled=True, user=User.objects.create_user("desk"))
     events = list(Event.objects.order_by("seq"))
     rolled_back = PublishedEvent(seq=10**6, id="x", type="batch.rolled_back", correlation_id="abc", order_id=None,
                                  driver_id=None, payload={"reason": "IntegrityError: boom", "attempted": []},
@@ -50,6 +56,7 @@ def test_every_event_type_reads_as_a_sentence(mirror) -> None:
     assert by_type["driver.profile_updated"].summary == f"{driver.name}: profile edited (vehicle)"
     assert by_type["delivery.pin_rejected"].summary == "wrong PIN (1 of 5)"
     assert by_type["menu_item.sold_out"].summary.endswith("sold out")
+    assert by_type["fleet.auto_dispatch_changed"].summary == "auto-dispatch on (desk)"
 
 
 def test_describe_ignores_unknown_types() -> None:

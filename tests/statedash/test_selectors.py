@@ -99,9 +99,10 @@ def test_health_reports_every_dependency(transactional_db, mirror) -> None:
 
 def test_waiting_orders_oldest_first_from_either_path(known_dataset, redis_client) -> None:
     orders = known_dataset.orders
-    expected = [orders[name].code for name in ("E", "F", "G", "H")]  # placed, then cooking without a driver
+    expected = [orders[name].code for name in ("F", "G", "H")]  # confirmed, no driver yet (E is only placed)
     from_redis = waiting_orders(limit=8)
     assert [o["code"] for o in from_redis] == expected
     assert [o["code"] for o in waiting_orders(limit=2)] == expected[:2]
+    assert [o["code"] for o in waiting_orders(statuses=("placed",))] == [orders["E"].code]
     redis_client.delete(keys.ready())
     assert waiting_orders(limit=8) == from_redis

@@ -74,4 +74,80 @@
   });
   setInterval(tick, 1000);
   tick();
+
+  // --- the order panel and the keyboard -------------------------------------------------------
+  var panel = document.getElementById("order-panel");
+
+  function openOrderId() {
+    var section = panel && panel.querySelector("[data-order-id]");
+    return section ? section.getAttribute("data-order-id") : null;
+  }
+
+  function closePanel() {
+    var id = openOrderId();
+    if (!id) return;
+    panel.innerHTML = "";
+    history.pushState({}, "", panel.dataset.dashboardUrl);
+    var back = document.querySelector('.order-link[data-order-id="' + id + '"]');
+    if (back) back.focus();
+  }
+
+  function orderLinks() {
+    var seen = {};
+    return Array.prototype.filter.call(document.querySelectorAll("#dash .order-link"), function (link) {
+      if (panel.contains(link) || seen[link.dataset.orderId]) return false;
+      seen[link.dataset.orderId] = true;
+      return link.offsetParent !== null;  // visible
+    });
+  }
+
+  function step(by) {
+    var links = orderLinks();
+    if (!links.length) return;
+    var at = links.indexOf(document.activeElement);
+    var next = at < 0 ? (by > 0 ? 0 : links.length - 1) : Math.min(links.length - 1, Math.max(0, at + by));
+    links[next].focus();
+    links[next].scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    var typing = event.target.closest && event.target.closest("input, textarea, select, [contenteditable]");
+    if (event.key === "Escape") { closePanel(); return; }
+    if (typing) return;
+    if (event.key === "j") { step(1); event.preventDefault(); }
+    else if (event.key === "k") { step(-1); event.preventDefault(); }
+    else if (event.key === "d") {
+      var dispatch = panel.querySelector('[data-action="dispatch"] button[type="submit"]');
+      if (dispatch) { dispatch.click(); event.preventDefault(); }
+    }
+  });
+
+  panel.addEventListener("click", function (event) {
+    if (event.target.closest("[data-close-panel]")) { event.preventDefault(); closePanel(); }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target === panel) {
+      var section = panel.querySelector("[data-order-id]");
+      if (section && !panel.contains(document.activeElement)) {
+        section.focus({ preventScroll: true });
+        section.scrollIntoView({ block: "nearest" });
+      }
+    }
+  });
+  window.addEventListener("popstate", function () {
+    if (!/\/orders\//.test(location.pathname)) panel.innerHTML = "";
+  });
+  // What other dashboards did shows here too: the open order's panel and the auto-dispatch switch.
+  document.addEventListener("htmx:wsAfterMessage", function (event) {
+    var message = String(event.detail.message || "");
+    var id = openOrderId();
+    var editing = panel.contains(document.activeElement) && document.activeElement.matches("input, textarea, select");
+    if (id && message.indexOf('data-order-id="' + id + '"') >= 0 && !editing) {
+      htmx.ajax("GET", "/dashboard/orders/" + id + "/", { target: panel, swap: "innerHTML" });
+    }
+    if (message.indexOf('data-type="fleet.auto_dispatch_changed"') >= 0) {
+      htmx.ajax("GET", panel.dataset.fleetUrl, { target: "#auto-dispatch", swap: "outerHTML" });
+    }
+  });
 })();
