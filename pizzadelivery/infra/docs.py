@@ -26,9 +26,9 @@ class ApiDocsView(SpectacularSwaggerView):
 
 # --- helpers for documenting operations (drf-spectacular) ----------------------------------
 
-def error_example(status: int, code: str, detail: str, **extra: object) -> OpenApiExample:
-    return OpenApiExample(f"{status} {code}", value={"error": code, "detail": detail, **extra},
-                          response_only=True, status_codes=[str(status)])
+def error_example(http_status: int, code: str, detail: str, /, **extra: object) -> OpenApiExample:
+    return OpenApiExample(f"{http_status} {code}", value={"error": code, "detail": detail, **extra},
+                          response_only=True, status_codes=[str(http_status)])
 
 
 NOT_AUTHENTICATED = error_example(401, "not_authenticated", "Log in, or send an API token: Authorization: Token <key>.")
