@@ -188,9 +188,11 @@ def test_a_redirect_is_not_followed_and_a_long_answer_is_cut(mirror, receiver, s
     assert long_answer["status_code"] == 500 and len(long_answer["log"][0]["response_body"]) == 4096
 
 
-@pytest.mark.parametrize("target", ["http://10.20.30.40:8181/hook", "http://192.168.1.10/hook",
-                                    "http://169.254.169.254/latest/meta-data", "http://[::1]:{port}/hook",
-                                    "http://127.0.0.1:{port}/hook", "http://localhost:{port}/hook"])
+# End to end only on this machine's own addresses, where the receiver listens and would see a
+# request that slipped through; the private and link-local ranges are refused in test_transport
+# before any connection (no packet may ever go there from a test).
+@pytest.mark.parametrize("target", ["http://[::1]:{port}/hook", "http://127.0.0.1:{port}/hook",
+                                    "http://localhost:{port}/hook"])
 def test_private_loopback_and_link_local_targets_are_refused(mirror, receiver, senders, settings, target) -> None:
     settings.WEBHOOK_ALLOW_PRIVATE = False
     client = factories.token_client(factories.dispatcher_user())
@@ -205,7 +207,7 @@ def test_private_loopback_and_link_local_targets_are_refused(mirror, receiver, s
     assert delivery.attempts == 1 and delivery.last_error.startswith("refused:") and delivery.status_code is None
     assert receiver.requests == []  # nothing reached the receiver on this machine
     # Allowed on purpose (a receiver in development), localhost is called.
-    if "{port}" in target and "::1" not in target:
+    if "::1" not in target:
         settings.WEBHOOK_ALLOW_PRIVATE = True
         client.post(f"/api/webhooks/{created.json()['id']}/test")
         receiver.secrets.append(Endpoint.objects.get(pk=created.json()["id"]).secret)
