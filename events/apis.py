@@ -6,7 +6,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from events.selectors import event_list
 from events.services import valid_correlation_id
-from pizzadelivery.infra.errors import ApiError, ErrorOut
+from pizzadelivery.infra.docs import AUTH_ERRORS, FORBIDDEN, NOT_AUTHENTICATED, error_example, errors
+from pizzadelivery.infra.errors import ApiError
 from pizzadelivery.infra.fields import UUID_RE, IsoDateTimeField
 
 MAX_PAGE = 500
@@ -67,14 +68,31 @@ class EventFeedApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
+        tags=["events"], summary="The event feed",
+        description="Every change as ordered events, oldest first: each has a `seq` (one total order, no gaps "
+                    "in what you may see but for other pizzerias' events), a `type` (the payloads are the "
+                    "webhook schemas, see `POST /api/webhooks`), the `correlation_id` of its change and "
+                    "`payload`. Follow it with `after=<last seq seen>`, or filter by `order_id` or "
+                    "`correlation_id`.\n\n**Who may:** dispatchers and admins (every event), restaurant staff "
+                    "(their pizzerias' orders' events).",
         parameters=[
             OpenApiParameter("after", int, description="Only events with a larger seq."),
             OpenApiParameter("order_id", str, description="Only this order's events."),
             OpenApiParameter("correlation_id", str, description="Only this batch's events."),
             OpenApiParameter("limit", int, description=f"Page size, 1 to {MAX_PAGE}."),
         ],
-        responses={200: EventPageOut,
-                   400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
+        responses={200: EventPageOut, **errors(
+            e400="`invalid_parameter` (`after`, `limit`, `correlation_id`), `invalid_order_id`."), **AUTH_ERRORS},
+        examples=[
+            OpenApiExample("a dispatch", response_only=True, status_codes=["200"], value={"results": [
+                {"seq": 90210, "id": "0b3c9f4e-8f3a-4c1e-a5d2-7e6f5a4b3c2d", "type": "order.dispatched",
+                 "correlation_id": "9f8e7d6c5b4a39281706f5e4d3c2b1a0", "batch": 41022,
+                 "order_id": "3f2b9c4e-1d2a-4b7e-9c1f-2a6b8d0e4f11", "driver_id": 4,
+                 "payload": {"code": "PZ-7KQ2MX", "status": "dispatched", "kitchen_status": "preparing"},
+                 "occurred_at": "2026-12-01T12:09:00+00:00"}],
+                "next": "http://127.0.0.1:8000/api/events?after=90210"}),
+            error_example(400, "invalid_parameter", "after must be a whole number from 0 to 4611686018427387904."),
+            NOT_AUTHENTICATED, FORBIDDEN],
     )
     def get(self, request: Request) -> Response:
         visible = _scope(request) if _scope is not None else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
@@ -19,7 +19,8 @@ from rest_framework.views import APIView
 from pizzadelivery import policy, services
 from pizzadelivery.dispatching import dispatch_candidates
 from pizzadelivery.infra import ratelimits
-from pizzadelivery.infra.errors import ApiError, ErrorOut
+from pizzadelivery.infra.docs import AUTH_ERRORS, FORBIDDEN, NOT_AUTHENTICATED, error_example, errors, roles
+from pizzadelivery.infra.errors import ApiError
 from pizzadelivery.infra.fields import (
     MAX_INT,
     FiniteFloatField,
@@ -38,6 +39,46 @@ from pizzadelivery.policy import raise_forbidden, require, require_role, visible
 from pizzadelivery.selectors import active_orders_by_driver, menu_for, order_queryset, restaurant_list
 from pizzadelivery.serializers import AddressOut, LatLngOut, OrderLineOut, OrderRestaurantOut, PositionOut
 from pizzadelivery.tokens import tracking_token_for
+
+# --- examples (the docs at /api/docs show them) ----------------------------------------------
+
+ORDER_ID = "3f2b9c4e-1d2a-4b7e-9c1f-2a6b8d0e4f11"
+RESTAURANT_EXAMPLE = {"id": 1, "slug": "forno-rosso", "name": "Forno Rosso", "address": "Torstraße 92, Berlin",
+                      "description": "Neapolitan, wood-fired.", "location": {"lat": 52.5292, "lng": 13.4011},
+                      "open": True, "prep_minutes": 12}
+ORDER_EXAMPLE = {
+    "id": ORDER_ID, "code": "PZ-7KQ2MX", "status": "dispatched", "kitchen_status": "preparing",
+    "delivery_status": "dispatched",
+    "restaurant": {"id": 1, "slug": "forno-rosso", "name": "Forno Rosso", "address": "Torstraße 92, Berlin",
+                   "prep_minutes": 12, "location": {"lat": 52.5292, "lng": 13.4011}},
+    "items": [{"menu_item": 3, "name": "Margherita", "size": "M", "quantity": 2, "unit_price": "8.50",
+               "line_total": "17.00"}],
+    "total": "17.00", "currency": "EUR",
+    "delivery_address": {"text": "Invalidenstraße 43, Berlin", "lat": 52.5306, "lng": 13.3797},
+    "customer_name": "Ada", "notes": "", "driver_id": 4,
+    "timestamps": {"placed": "2026-12-01T12:00:00+00:00", "confirmed": "2026-12-01T12:00:40+00:00",
+                   "preparing": "2026-12-01T12:02:00+00:00", "ready": None,
+                   "dispatched": "2026-12-01T12:09:00+00:00", "out_for_delivery": None, "delivered": None,
+                   "cancelled": None},
+    "eta": {"estimated_arrival": "2026-12-01T12:31:00+00:00", "at_dispatch": "2026-12-01T12:31:00+00:00"},
+    "cancel_reason": "", "created_at": "2026-12-01T12:00:00+00:00", "updated_at": "2026-12-01T12:09:00+00:00",
+    "tracking_url": "http://127.0.0.1:8000/track/eyJvIjoiM2YyYjljNGUifQ:1t2u3v/"}
+DRIVER_EXAMPLE = {
+    "id": 4, "name": "Carla", "vehicle": "scooter", "vehicle_label": "Scooter", "status": "busy",
+    "location": {"lat": 52.5301, "lng": 13.3902, "heading": 270.0, "speed_kmh": 24.0,
+                 "updated_at": "2026-12-01T12:20:00+00:00"},
+    "current_order_id": ORDER_ID,
+    "current_assignment": {"order_id": ORDER_ID, "code": "PZ-7KQ2MX", "stage": "dispatched",
+                           "estimated_arrival": "2026-12-01T12:31:00+00:00"}}
+ORDER_NOT_FOUND = error_example(404, "order_not_found", "No order with that id.")
+BAD_ORDER_ID = error_example(400, "invalid_order_id", "Order ids are UUIDs, like 3f2b9c4e-1d2a-4b7e-9c1f-2a6b8d0e4f11.")
+ORDER_READERS = ("the order's customer (`?token=`), its pizzeria's restaurant staff, its driver, dispatchers, "
+                 "admins.")
+
+
+def _ok(name: str, value: object, status: int = 200) -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True, status_codes=[str(status)])
+
 
 # --- restaurants and menus ------------------------------------------------------------------
 
@@ -59,7 +100,11 @@ class RestaurantListOut(serializers.Serializer):
 class RestaurantListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: RestaurantListOut})
+    @extend_schema(
+        tags=["restaurants"], summary="List the pizzerias",
+        description="Every pizzeria, by name, with whether it takes orders now (`open`)." + roles("anyone."),
+        auth=[], responses={200: RestaurantListOut},
+        examples=[_ok("pizzerias", {"results": [RESTAURANT_EXAMPLE]})])
     def get(self, request: Request) -> Response:
         return Response(RestaurantListOut({"results": restaurant_list()}).data)
 
@@ -82,7 +127,17 @@ class MenuOut(serializers.Serializer):
 class RestaurantMenuApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: MenuOut, 400: ErrorOut, 404: ErrorOut})
+    @extend_schema(
+        tags=["restaurants"], summary="A pizzeria's menu",
+        description="The pizzeria and its menu items (`available` false: sold out). Order with the items' "
+                    "`id`s." + roles("anyone."),
+        auth=[],
+        responses={200: MenuOut, **errors(e400="`invalid_restaurant_id`: not a positive whole number.",
+                                          e404="`restaurant_not_found`.")},
+        examples=[_ok("menu", {"restaurant": RESTAURANT_EXAMPLE, "results": [
+            {"id": 3, "name": "Margherita", "description": "Tomato, fior di latte, basil.", "size": "M",
+             "size_label": "Medium (30 cm)", "price": "8.50", "available": True}]}),
+                  error_example(404, "restaurant_not_found", "No restaurant with that id.")])
     def get(self, request: Request, restaurant_id: str) -> Response:
         pk = parse_int_id(restaurant_id, code="invalid_restaurant_id", what="Restaurant")
         restaurant = Restaurant.objects.filter(pk=pk).first()
@@ -98,8 +153,18 @@ class RestaurantStatusIn(serializers.Serializer):
 class RestaurantStatusApi(APIView):
     """Open or close a pizzeria: its staff, and admins."""
 
-    @extend_schema(request=RestaurantStatusIn, responses={200: RestaurantOut, 400: ErrorOut, 401: ErrorOut,
-                                                          403: ErrorOut, 404: ErrorOut})
+    @extend_schema(
+        tags=["restaurants"], summary="Open or close a pizzeria",
+        description="`{\"open\": false}` stops new orders (the storefront says it is closed; orders already "
+                    "placed go on); `true` opens it again. Emits `restaurant.closed` or `restaurant.opened`."
+                    + roles("the pizzeria's restaurant staff, admins."),
+        request=RestaurantStatusIn,
+        responses={200: RestaurantOut, **AUTH_ERRORS, **errors(
+            e400="`invalid_restaurant_id`, `invalid_input` (with `fields`).", e404="`restaurant_not_found`.")},
+        examples=[OpenApiExample("close for the night", request_only=True, value={"open": False}),
+                  _ok("closed", {**RESTAURANT_EXAMPLE, "open": False}),
+                  error_example(404, "restaurant_not_found", "No restaurant with that id."), NOT_AUTHENTICATED,
+                  FORBIDDEN])
     def post(self, request: Request, restaurant_id: str) -> Response:
         pk = parse_int_id(restaurant_id, code="invalid_restaurant_id", what="Restaurant")
         require_role(request)
@@ -117,8 +182,20 @@ class MenuItemAvailabilityIn(serializers.Serializer):
 class MenuItemAvailabilityApi(APIView):
     """Mark a dish sold out, or back: its pizzeria's staff, and admins."""
 
-    @extend_schema(request=MenuItemAvailabilityIn, responses={200: MenuItemOut, 400: ErrorOut, 401: ErrorOut,
-                                                              403: ErrorOut, 404: ErrorOut})
+    @extend_schema(
+        tags=["restaurants"], summary="Mark a dish sold out, or back",
+        description="`{\"available\": false}`: the storefront stops selling it (carts holding it are told at "
+                    "checkout); `true`: back on the menu. Emits `menu_item.sold_out` or `menu_item.available`."
+                    + roles("the dish's pizzeria's restaurant staff, admins."),
+        request=MenuItemAvailabilityIn,
+        responses={200: MenuItemOut, **AUTH_ERRORS, **errors(
+            e400="`invalid_menu_item_id`, `invalid_input` (with `fields`).", e404="`menu_item_not_found`.")},
+        examples=[OpenApiExample("sold out", request_only=True, value={"available": False}),
+                  _ok("sold out", {"id": 3, "name": "Margherita", "description": "Tomato, fior di latte, basil.",
+                                   "size": "M", "size_label": "Medium (30 cm)", "price": "8.50",
+                                   "available": False}),
+                  error_example(404, "menu_item_not_found", "No menu item with that id."), NOT_AUTHENTICATED,
+                  FORBIDDEN])
     def post(self, request: Request, menu_item_id: str) -> Response:
         pk = parse_int_id(menu_item_id, code="invalid_menu_item_id", what="Menu item")
         require_role(request)
@@ -249,8 +326,21 @@ class NewestFirst(CursorPagination):
 class OrdersApi(APIView):
     """``GET /api/orders``: the orders the caller may see; ``POST /api/orders``: place one."""
 
-    @extend_schema(operation_id="orders_list", parameters=[OrderFilterIn],
-                   responses={200: OrderPageOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})
+    @extend_schema(
+        operation_id="orders_list", tags=["orders"], summary="List orders",
+        description="The orders the caller may see, newest first, 50 a page (`limit` up to 200); follow `next`. "
+                    "Filter by `status`, `restaurant`, `driver` and `updated_after` (poll for changes with the "
+                    "last `updated_at` you saw, or better, receive webhooks)."
+                    + roles("restaurant staff (their pizzerias' orders), drivers (the orders assigned to them), "
+                            "dispatchers and admins (all)."),
+        parameters=[OrderFilterIn, OpenApiParameter("limit", int, description="Page size, 1 to 200 (50)."),
+                    OpenApiParameter("cursor", str, description="From `next`: where the page starts.")],
+        responses={200: OrderPageOut, **AUTH_ERRORS, **errors(
+            e400="`invalid_input` (with `fields`): a filter is not valid.",
+            e404="`not_found`: the page cursor is not valid.")},
+        examples=[_ok("orders", {"results": [ORDER_EXAMPLE],
+                                 "next": "http://127.0.0.1:8000/api/orders?cursor=cD0yMDI2LTEy"}),
+                  NOT_AUTHENTICATED, FORBIDDEN])
     def get(self, request: Request) -> Response:
         visible = visible_orders(request.user)
         if visible is None:
@@ -273,9 +363,33 @@ class OrdersApi(APIView):
         return Response({"results": [order_out(request, order_document(order)) for order in page],
                          "next": paginator.get_next_link()})
 
-    @extend_schema(operation_id="orders_create", request=OrderCreateIn,
-                   responses={201: OrderOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut,
-                                                     404: ErrorOut, 409: ErrorOut, 429: ErrorOut})
+    @extend_schema(
+        operation_id="orders_create", tags=["orders"], summary="Place an order",
+        description="A phone or partner order: it starts `placed`, the pizzeria confirms it. The answer is the "
+                    "order, with `tracking_url` (the customer's live tracker, no login) and `Location` (the "
+                    "order's URL). Rate limited per client (`ORDER_CREATE_RATE_LIMIT`, 120/min)."
+                    + roles("restaurant staff (for their pizzerias), dispatchers, admins."),
+        request=OrderCreateIn,
+        responses={
+            201: OpenApiResponse(OrderOut, description="Placed; `Location` names the order."), **AUTH_ERRORS,
+            **errors(e400="`invalid_input` (with `fields`), `empty_order`, `too_many_items`, `invalid_quantity`, "
+                          "`invalid_location`, `invalid_menu_item` (not on that menu), `out_of_delivery_area` "
+                          "(more than 15 km away).",
+                     e404="`restaurant_not_found`.",
+                     e409="`restaurant_closed`, `menu_item_unavailable` (sold out).",
+                     e429="`rate_limited`, with `Retry-After`.")},
+        examples=[
+            OpenApiExample("two Margheritas", request_only=True, value={
+                "restaurant": 1, "items": [{"menu_item": 3, "quantity": 2}],
+                "customer": {"name": "Ada Lovelace", "phone": "+49 30 1234567"},
+                "delivery_address": {"text": "Invalidenstraße 43, Berlin", "lat": 52.5306, "lng": 13.3797},
+                "notes": "Ring twice"}),
+            _ok("placed", {**ORDER_EXAMPLE, "status": "placed", "kitchen_status": "placed", "delivery_status": None,
+                           "driver_id": None}, 201),
+            error_example(409, "restaurant_closed", "Forno Rosso is closed right now."),
+            error_example(400, "out_of_delivery_area", "That address is 21.4 km away; Forno Rosso delivers within "
+                                                       "15 km."),
+            NOT_AUTHENTICATED, FORBIDDEN])
     def post(self, request: Request) -> Response:
         require(request, "pd.place_orders")
         ratelimits.enforce(request, group="orders.create", setting="ORDER_CREATE_RATE_LIMIT")
@@ -317,8 +431,19 @@ def readable_order(request: Request, order_id: Any) -> Order:
 class OrderDetailApi(APIView):
     permission_classes = [AllowAny]  # decided per order by pizzadelivery.policy
 
-    @extend_schema(operation_id="orders_retrieve", parameters=[TOKEN_PARAM],
-                   responses={200: OrderOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+    @extend_schema(
+        operation_id="orders_retrieve", tags=["orders"], summary="Read an order",
+        description="The order: both tracks (`kitchen_status`, `delivery_status`), a timestamp for every stage "
+                    "reached, the ETA, the driver." + roles(ORDER_READERS),
+        parameters=[TOKEN_PARAM],
+        responses={200: OrderOut, **errors(
+            e400="`invalid_order_id`: not a UUID.",
+            e401="`not_authenticated`: no session, API token or tracking token.",
+            e403="`forbidden`: the role may not read this order, or the token opens another; `link_expired`: "
+                 "the tracking link ended 24 h after the order did.",
+            e404="`order_not_found`.")},
+        examples=[_ok("an order on its way", ORDER_EXAMPLE), BAD_ORDER_ID, ORDER_NOT_FOUND, NOT_AUTHENTICATED,
+                  FORBIDDEN])
     def get(self, request: Request, order_id: str) -> Response:
         pk = parse_order_id(order_id)
         order = readable_order(request, pk)
@@ -342,9 +467,42 @@ class TransitionIn(serializers.Serializer):
 class OrderTransitionApi(APIView):
     permission_classes = [AllowAny]  # decided per order and move by pizzadelivery.policy
 
-    @extend_schema(parameters=[TOKEN_PARAM], request=TransitionIn,
-                   responses={200: OrderOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
-                              409: ErrorOut})
+    @extend_schema(
+        tags=["orders"], summary="Move an order along its lifecycle",
+        description="`{\"to\": \"<status>\"}` moves whichever track the status belongs to (see the lifecycle "
+                    "above): kitchen `confirmed`, `preparing`, `ready`; delivery `dispatched` (with `driver_id`, or "
+                    "the nearest available driver; with `\"reassign\": true` to give an order already "
+                    "dispatched, not yet picked up, to another driver), `out_for_delivery`, `delivered` (with the "
+                    "customer's 4-digit `pin`, which drivers must give: 5 wrong tries lock it; or, by a "
+                    "dispatcher, with a `reason` instead); `cancelled` (with a `reason_code`, whose message the "
+                    "customer reads, and the staff's `reason`) before pickup. One change, one batch of events "
+                    "with one correlation id; a move the lifecycle refuses changes nothing."
+                    + roles("per move: the kitchen steps, restaurant staff of the order's pizzeria; dispatching "
+                            "and reassigning, dispatchers; pickup and delivering with the PIN, the order's "
+                            "driver; delivering with a reason, dispatchers; cancelling, restaurant staff and "
+                            "dispatchers, and the customer (`?token=`) while the order is `placed`; admins all."),
+        parameters=[TOKEN_PARAM], request=TransitionIn,
+        responses={200: OrderOut, **errors(
+            e400="`invalid_order_id`, `invalid_input` (with `fields`: an unknown status, say); `pin_required`: "
+                 "a driver delivering gives the PIN; `invalid_pin` (with `tries_left`).",
+            e401="`not_authenticated`.",
+            e403="`forbidden`: the role may not make this move (a customer may only cancel); `link_expired`.",
+            e404="`order_not_found`, `driver_not_found`.",
+            e409="`invalid_transition` (with `status` and `kitchen_status`): the lifecycle does not allow it now; "
+                 "`driver_unavailable`, `no_driver_available`; `pin_locked`: too many wrong PINs (a dispatcher "
+                 "delivers with a reason).")},
+        examples=[OpenApiExample("into the oven", request_only=True, value={"to": "preparing"}),
+                  OpenApiExample("send a driver", request_only=True, value={"to": "dispatched", "driver_id": 4}),
+                  OpenApiExample("give it to another driver", request_only=True,
+                                 value={"to": "dispatched", "driver_id": 7, "reassign": True}),
+                  OpenApiExample("deliver with the PIN", request_only=True, value={"to": "delivered", "pin": "4821"}),
+                  OpenApiExample("cancel", request_only=True, value={"to": "cancelled", "reason_code": "out_of_stock",
+                                                                      "reason": "Out of dough."}),
+                  error_example(400, "invalid_pin", "That is not the customer's PIN; 4 tries left.", tries_left=4),
+                  _ok("moved", ORDER_EXAMPLE),
+                  error_example(409, "invalid_transition", "Order PZ-7KQ2MX cannot go from placed to ready: the "
+                                "kitchen is at placed, not preparing", status="placed", kitchen_status="placed"),
+                  BAD_ORDER_ID, ORDER_NOT_FOUND, NOT_AUTHENTICATED, FORBIDDEN])
     def post(self, request: Request, order_id: str) -> Response:
         pk = parse_order_id(order_id)
         as_customer = policy.customer_order(request, pk)
@@ -394,7 +552,17 @@ class CandidateListOut(serializers.Serializer):
 class OrderCandidatesApi(APIView):
     """Available drivers for an order, nearest to its pizzeria first: dispatchers and admins."""
 
-    @extend_schema(responses={200: CandidateListOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+    @extend_schema(
+        tags=["orders"], summary="Drivers to dispatch an order to",
+        description="Available drivers, nearest to the order's pizzeria first, each with the road distance "
+                    "(`distance_m`) and the time to the shop (`eta_to_restaurant_minutes`): dispatch or reassign to "
+                    "one with `POST /api/orders/{id}/transition`." + roles("dispatchers, admins."),
+        responses={200: CandidateListOut, **AUTH_ERRORS, **errors(
+            e400="`invalid_order_id`.", e404="`order_not_found`.")},
+        examples=[_ok("nearest first", {"results": [
+            {"id": 4, "name": "Carla", "vehicle": "scooter", "distance_m": 850, "eta_to_restaurant_minutes": 2.6,
+             "location": {"lat": 52.5301, "lng": 13.3902}}]}),
+                  BAD_ORDER_ID, ORDER_NOT_FOUND, NOT_AUTHENTICATED, FORBIDDEN])
     def get(self, request: Request, order_id: str) -> Response:
         pk = parse_order_id(order_id)
         require_role(request)
@@ -437,7 +605,12 @@ class DriverListOut(serializers.Serializer):
 class DriverListApi(APIView):
     """The fleet for dispatchers and admins; a driver sees themselves."""
 
-    @extend_schema(responses={200: DriverListOut, 401: ErrorOut, 403: ErrorOut})
+    @extend_schema(
+        tags=["drivers"], summary="List drivers",
+        description="Drivers by name with their shift status, last position and current assignment."
+                    + roles("dispatchers and admins (the fleet), a driver (themselves)."),
+        responses={200: DriverListOut, **AUTH_ERRORS},
+        examples=[_ok("the fleet", {"results": [DRIVER_EXAMPLE]}), NOT_AUTHENTICATED, FORBIDDEN])
     def get(self, request: Request) -> Response:
         visible = visible_drivers(request.user)
         if visible is None:
@@ -469,8 +642,19 @@ def _driver(request: Request, driver_id: str, permission: str) -> int:
 class DriverLocationApi(APIView):
     """A driver reports their own position (the driver's app, or its integration)."""
 
-    @extend_schema(request=LocationIn, responses={200: DriverOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut,
-                                                  404: ErrorOut, 429: ErrorOut})
+    @extend_schema(
+        tags=["drivers"], summary="Report a driver's position",
+        description="The driver's app reports where it is (every few seconds while on a job): the tracker's map, "
+                    "the ETA and `driver.location_updated` events follow. Rate limited per client "
+                    "(`LOCATION_RATE_LIMIT`, 1200/min)." + roles("the driver themselves, admins."),
+        request=LocationIn,
+        responses={200: DriverOut, **AUTH_ERRORS, **errors(
+            e400="`invalid_driver_id`, `invalid_input` (with `fields`: out of range, say), `invalid_location`.",
+            e404="`driver_not_found`.", e429="`rate_limited`, with `Retry-After`.")},
+        examples=[OpenApiExample("a position", request_only=True,
+                                 value={"lat": 52.5301, "lng": 13.3902, "heading": 270.0, "speed_kmh": 24.0}),
+                  _ok("the driver", DRIVER_EXAMPLE),
+                  error_example(404, "driver_not_found", "No driver with that id."), NOT_AUTHENTICATED, FORBIDDEN])
     def post(self, request: Request, driver_id: str) -> Response:
         pk = _driver(request, driver_id, "pd.report_location")
         ratelimits.enforce(request, group="drivers.location", setting="LOCATION_RATE_LIMIT")
@@ -489,8 +673,18 @@ class DriverStatusIn(serializers.Serializer):
 class DriverStatusApi(APIView):
     """A driver's shift: the driver themselves, or the fleet's dispatchers."""
 
-    @extend_schema(request=DriverStatusIn, responses={200: DriverOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut,
-                                                      404: ErrorOut, 409: ErrorOut})
+    @extend_schema(
+        tags=["drivers"], summary="Start or end a driver's shift",
+        description="`available` (on shift: may be dispatched) or `offline`; `busy` comes with a delivery."
+                    + roles("the driver themselves, dispatchers, admins."),
+        request=DriverStatusIn,
+        responses={200: DriverOut, **AUTH_ERRORS, **errors(
+            e400="`invalid_driver_id`, `invalid_input` (with `fields`).", e404="`driver_not_found`.",
+            e409="`driver_busy`: on a delivery.")},
+        examples=[OpenApiExample("end the shift", request_only=True, value={"status": "offline"}),
+                  _ok("off shift", {**DRIVER_EXAMPLE, "status": "offline", "current_order_id": None,
+                                    "current_assignment": None}),
+                  error_example(409, "driver_busy", "Carla is on a delivery."), NOT_AUTHENTICATED, FORBIDDEN])
     def post(self, request: Request, driver_id: str) -> Response:
         pk = _driver(request, driver_id, "pd.set_shift")
         data = DriverStatusIn(data=request.data)

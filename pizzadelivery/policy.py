@@ -184,6 +184,7 @@ PERMISSIONS: dict[str, rules.Predicate] = {
     # the system
     "pd.view_state": runs_the_fleet,  # /api/state, the dashboard
     "pd.view_events": runs_the_fleet | is_restaurant_staff,  # scoped by visible_events
+    "pd.manage_webhooks": runs_the_fleet | is_restaurant_staff,  # their own endpoints, fed by visible_events
 }
 for _name, _predicate in PERMISSIONS.items():
     rules.add_perm(_name, _predicate)

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError
 from django.utils import timezone
 
-from events.services import BatchBuilder, batch
+from events.services import BatchBuilder, batch, correlation_scope
 from pizzadelivery import eta
 from pizzadelivery.infra.errors import DomainError
 from pizzadelivery.lifecycle import (
@@ -526,6 +526,8 @@ def auto_dispatch_set(*, enabled: bool, user: Any) -> FleetSettings:
 # Auto-dispatch sends a driver this much before the pizza should be out of the oven, on top of
 # the ride to the shop: they arrive as it is boxed, not to wait at the counter.
 AUTO_DISPATCH_LEAD = timedelta(minutes=1)
+# Auto-dispatch's batches carry correlation ids of their own ("auto-..."): the system, not a person.
+AUTO_DISPATCH_CORRELATION_PREFIX = "auto-"
 
 
 def auto_dispatch_due(*, now: datetime) -> list[tuple[Order, Driver, str]]:
@@ -564,8 +566,9 @@ def auto_dispatch_pass(*, now: datetime | None = None) -> list[Order]:
     dispatched = []
     for order, driver, why in auto_dispatch_due(now=now or timezone.now()):
         try:
-            dispatched.append(order_transition(order_id=order.id, to=OrderStatus.DISPATCHED, driver_id=driver.id,
-                                               reason=why, how="auto"))
+            with correlation_scope(f"{AUTO_DISPATCH_CORRELATION_PREFIX}{uuid.uuid4().hex}"):
+                dispatched.append(order_transition(order_id=order.id, to=OrderStatus.DISPATCHED,
+                                                   driver_id=driver.id, reason=why, how="auto"))
         except DomainError:
             continue
     return dispatched

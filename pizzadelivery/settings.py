@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "axes",
     "events",
     "pizzadelivery.apps.CoreConfig",
+    "pizzadelivery.webhooks",
     "pizzadelivery.storefront",
     "pizzadelivery.accounts",
     "pizzadelivery.kitchen",
@@ -241,7 +242,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "pizzadelivery API",
-    "DESCRIPTION": "Orders, drivers, live delivery state, system state and the event feed.",
+    # The long description (lifecycle, roles, errors, correlation ids, webhooks) is written by
+    # pizzadelivery.apidocs from the lifecycle and the rules themselves.
+    "DESCRIPTION": "Orders, drivers, live delivery state, system state, the event feed and webhooks.",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "pizzadelivery.apidocs.postprocess"],
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -272,6 +276,28 @@ TRACKING_LINK_HOURS = env_int("TRACKING_LINK_HOURS", 24)
 CITY_SPEED_KMH = float(os.environ.get("CITY_SPEED_KMH", "22"))
 STATE_CACHE_SECONDS = env_int("STATE_CACHE_SECONDS", 5)
 EVENT_STREAM_MAXLEN = env_int("EVENT_STREAM_MAXLEN", 100_000)
+# --- webhooks (pizzadelivery/webhooks; README, "Integrating") ------------------------
+def env_seconds_list(name: str, default: str) -> list[float]:
+    try:
+        values = [float(item) for item in env_list(name, default)]
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} is a comma-separated list of seconds, e.g. {default}") from None
+    if not values or any(value < 0 for value in values):
+        raise ImproperlyConfigured(f"{name} is a comma-separated list of seconds, e.g. {default}")
+    return values
+
+
+# Seconds to wait before each retry after a failed attempt; exhausted: the delivery failed.
+WEBHOOK_RETRY_SCHEDULE = env_seconds_list("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")
+# 1: private, loopback and link-local targets are allowed (a receiver on this machine, in development).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_DISABLE_AFTER_DAYS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", "5"))
+WEBHOOK_SECRET_OVERLAP_HOURS = float(os.environ.get("WEBHOOK_SECRET_OVERLAP_HOURS", "24"))
+WEBHOOK_SENDER_THREADS = env_int("WEBHOOK_SENDER_THREADS", 4)
+WEBHOOK_RESPONSE_CAP_BYTES = 4096  # of an endpoint's answer, read and kept in the attempt log
+WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 20)  # per owner
+
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from events.apis import EventFeedApi
 from pizzadelivery import apis
 from pizzadelivery.infra.docs import ApiDocsView
+from pizzadelivery.webhooks import apis as webhooks
 
 
 def api(route: str, view, name: str):
@@ -35,6 +36,15 @@ urlpatterns = [
     api(rf"drivers/{ID.format('driver_id')}/location", apis.DriverLocationApi.as_view(), "api-driver-location"),
     api(rf"drivers/{ID.format('driver_id')}/status", apis.DriverStatusApi.as_view(), "api-driver-status"),
     api("events", EventFeedApi.as_view(), "api-events"),
+    api("webhooks", webhooks.WebhookListApi.as_view(), "api-webhooks"),
+    api(rf"webhooks/{ID.format('webhook_id')}", webhooks.WebhookDetailApi.as_view(), "api-webhook"),
+    api(rf"webhooks/{ID.format('webhook_id')}/rotate-secret", webhooks.WebhookRotateSecretApi.as_view(),
+        "api-webhook-rotate-secret"),
+    api(rf"webhooks/{ID.format('webhook_id')}/test", webhooks.WebhookTestApi.as_view(), "api-webhook-test"),
+    api(rf"webhooks/{ID.format('webhook_id')}/deliveries", webhooks.WebhookDeliveriesApi.as_view(),
+        "api-webhook-deliveries"),
+    api(rf"webhooks/{ID.format('webhook_id')}/deliveries/{ID.format('delivery_id')}/replay",
+        webhooks.WebhookReplayApi.as_view(), "api-webhook-replay"),
     api("schema", SpectacularAPIView.as_view(permission_classes=[]), "api-schema"),
     api("docs", ApiDocsView.as_view(url_name="api-schema"), "api-docs"),
     path("", include("tracking.urls")),

@@ -5,7 +5,7 @@ from statedash import apis, views
 app_name = "statedash"
 urlpatterns = [
     re_path(r"^api/state/?$", apis.SystemStateApi.as_view(), name="api-state"),
-    re_path(r"^healthz/?$", views.healthz, name="healthz"),
+    re_path(r"^healthz/?$", apis.HealthzApi.as_view(), name="healthz"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/live/", views.dashboard_live, name="live"),
     path("dashboard/batches/<str:correlation_id>/", views.batch_detail, name="batch"),

@@ -1,4 +1,4 @@
-"""The dispatcher dashboard (dispatchers and admins) and ``/healthz`` (anyone: a probe)."""
+"""The dispatcher dashboard (dispatchers and admins)."""
 from __future__ import annotations
 
 import uuid
@@ -6,13 +6,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from events.services import valid_correlation_id
 from pizzadelivery import services
@@ -21,7 +20,7 @@ from pizzadelivery.lifecycle import CancelReason, OrderStatus
 from pizzadelivery.models import Driver, FleetSettings, Order
 from pizzadelivery.policy import may, page_permission
 from pizzadelivery.selectors import order_queryset
-from statedash import fragments, health, panel
+from statedash import fragments, panel
 from statedash.selectors import batch_events
 
 # Dispatchers and admins; a visitor is sent to log in and comes back after it.
@@ -171,14 +170,3 @@ def batch_detail(request: HttpRequest, correlation_id: str) -> HttpResponse:
     if request.htmx:
         return HttpResponse(batch)
     return render(request, "statedash/batch_page.html", {"batch": batch, "correlation_id": correlation_id})
-
-
-@require_safe
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness (answering at all) and each dependency's health; 200 while the process lives,
-    so an orchestrator restarts this process only when it is really stuck."""
-    checks = health.dependencies()
-    status = "ok" if health.overall(checks) == health.OK else "degraded"
-    return JsonResponse({"status": status, "live": True, "checked_at": timezone.now().isoformat(),
-                         "dependencies": checks})

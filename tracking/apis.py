@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from pizzadelivery import policy
 from pizzadelivery.infra.errors import ApiError, ErrorOut
+from pizzadelivery.infra.docs import roles
 from pizzadelivery.infra.fields import IsoDateTimeField, parse_order_id
 from pizzadelivery.infra.serializers import represent
 from pizzadelivery.lifecycle import OrderStatus
@@ -94,18 +95,51 @@ class OrderDeliveryApi(APIView):
     permission_classes = [AllowAny]  # decided per order by pizzadelivery.policy
 
     @extend_schema(
-        operation_id="order_delivery_state",
+        operation_id="order_delivery_state", tags=["orders"],
         summary="Live delivery state of an order",
+        description="What the customer's tracker shows, as JSON: the driver and their position (while on the "
+                    "road), the ETA (it keeps correcting itself), the progress through the stages. Answered from "
+                    "the Redis mirror (`source`), from the database while Redis is down. Only once the order has "
+                    "been dispatched." + roles("the order's customer (`?token=`), its pizzeria's restaurant "
+                                               "staff, its driver, dispatchers, admins."),
         parameters=[OpenApiParameter("token", str, description="The order's own tracking token (customers).")],
         responses={
             200: DeliveryStateOut,
             400: OpenApiResponse(NotDispatchedOut, description="`invalid_order_id`, or `order_not_dispatched` "
                                                              "(with the order's `status`)."),
-            401: OpenApiResponse(ErrorOut, description="No session, API token or tracking token."),
+            401: OpenApiResponse(ErrorOut, description="`not_authenticated`: no session, API token or tracking "
+                                                       "token."),
             403: OpenApiResponse(ErrorOut, description="`forbidden`: the token opens another order, or the "
                                                        "account may not read this one; `link_expired`."),
             404: OpenApiResponse(ErrorOut, description="`order_not_found`."),
         },
+        examples=[
+            OpenApiExample("on the road", response_only=True, status_codes=["200"], value={
+                "order": {"id": "3f2b9c4e-1d2a-4b7e-9c1f-2a6b8d0e4f11", "code": "PZ-7KQ2MX",
+                          "status": "out_for_delivery",
+                          "restaurant": {"id": 1, "slug": "forno-rosso", "name": "Forno Rosso",
+                                         "address": "Torstraße 92, Berlin",
+                                         "location": {"lat": 52.5292, "lng": 13.4011}},
+                          "items": [{"menu_item": 3, "name": "Margherita", "size": "M", "quantity": 2,
+                                     "unit_price": "8.50", "line_total": "17.00"}],
+                          "total": "17.00",
+                          "delivery_address": {"text": "Invalidenstraße 43, Berlin", "lat": 52.5306,
+                                               "lng": 13.3797}},
+                "status": "out_for_delivery",
+                "driver": {"id": 4, "name": "Carla", "vehicle": "scooter",
+                           "location": {"lat": 52.5301, "lng": 13.3902, "updated_at": "2026-12-01T12:20:00+00:00"}},
+                "eta": {"estimated_arrival": "2026-12-01T12:31:00+00:00", "minutes_remaining": 11,
+                        "seconds_remaining": 660, "promised_at_dispatch": "2026-12-01T12:31:00+00:00"},
+                "progress": {"steps": [{"key": "placed", "label": "Placed", "reached": True,
+                                        "reached_at": "2026-12-01T12:00:00+00:00"}],
+                             "current_step": 5, "percent": 70, "distance_remaining_m": 1480},
+                "arriving": False, "updated_at": "2026-12-01T12:20:00+00:00", "source": "redis"}),
+            OpenApiExample("not dispatched", response_only=True, status_codes=["400"], value={
+                "error": "order_not_dispatched", "detail": "Order PZ-7KQ2MX has no driver yet; it is preparing.",
+                "status": "preparing"}),
+            OpenApiExample("no such order", response_only=True, status_codes=["404"],
+                           value={"error": "order_not_found", "detail": "No order with that id."}),
+        ],
     )
     def get(self, request: Request, order_id: str) -> Response:
         pk = parse_order_id(order_id)  # before anything reaches the database

@@ -3,23 +3,34 @@ and report positions, customers order now and then.
 
 Its decisions are small pure functions (routes, kitchen timing, arrivals) driven by
 ``Simulator.tick``, which acts only through the services, exactly like the API would.
+
+It shares the city with people: what a person or an integrator does (through the API, the
+admin, the dashboard; anything but a customer's checkout) marks the order or driver it touched,
+and the simulator leaves those alone for ``HANDS_OFF_S`` after the latest touch. It tells its
+own changes from theirs by their correlation ids (``sim-...``).
 """
 from __future__ import annotations
 
 import math
 import random
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from events.models import Event
+from events.services import correlation_scope
 from pizzadelivery import services
 from pizzadelivery.demo.seed import draft_order, place
 from pizzadelivery.eta import haversine_m
 from pizzadelivery.geocoding import stable_fractions
 from pizzadelivery.infra.errors import DomainError
 from pizzadelivery.lifecycle import CancelReason, OrderStatus
+from pizzadelivery.mirror.readers import nearest_available_driver_ids
 from pizzadelivery.models import Driver, MenuItem, Order, Restaurant
+from pizzadelivery.storefront.cart import CHECKOUT_CORRELATION_PREFIX
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,66 @@ def arrivals(rng: random.Random, *, per_minute: float, seconds: float) -> int:
         count += 1
 
 
+# --- sharing the city with people ----------------------------------------------------------
+
+SIMULATOR_CORRELATION_PREFIX = "sim-"
+HANDS_OFF_S = 5 * 60
+# What a person does to a driver (a driver app reporting, a shift, a profile edit); being
+# assigned or released by someone's order change is not driving them.
+DRIVER_TOUCHES = ("driver.location_updated", "driver.status_changed", "driver.profile_updated")
+
+
+@contextmanager
+def acting_as_simulator() -> Iterator[str]:
+    """The simulator's changes carry correlation ids of their own: one per change."""
+    with correlation_scope(f"{SIMULATOR_CORRELATION_PREFIX}{uuid.uuid4().hex}") as correlation_id:
+        yield correlation_id
+
+
+def by_a_person(event: Event) -> bool:
+    """Whether a person or an integrator made this change (not the simulator, and not a
+    customer placing an order in the storefront: the demo's kitchens serve those; nor
+    auto-dispatch, which the simulator's drivers follow like any dispatch)."""
+    if event.correlation_id.startswith((SIMULATOR_CORRELATION_PREFIX, services.AUTO_DISPATCH_CORRELATION_PREFIX)):
+        return False
+    return not (event.type == "order.placed" and event.correlation_id.startswith(CHECKOUT_CORRELATION_PREFIX))
+
+
+@dataclass
+class PeopleWatch:
+    """The orders and drivers people touched since the simulator started, and when last,
+    followed through the event log by sequence number."""
+
+    after_seq: int | None = None
+    orders: dict[uuid.UUID, datetime] = field(default_factory=dict)
+    drivers: dict[int, datetime] = field(default_factory=dict)
+
+    def catch_up(self) -> None:
+        if self.after_seq is None:  # what happened before the simulator started is nobody's hands-on
+            self.after_seq = Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+            return
+        while True:
+            events = list(Event.objects.filter(seq__gt=self.after_seq).order_by("seq")
+                          .only("seq", "type", "correlation_id", "order_id", "driver_id", "occurred_at")[:2000])
+            for event in events:
+                if by_a_person(event):
+                    if event.order_id is not None:
+                        self.orders[event.order_id] = event.occurred_at
+                    if event.driver_id is not None and event.type in DRIVER_TOUCHES:
+                        self.drivers[event.driver_id] = event.occurred_at
+            if not events:
+                return
+            self.after_seq = events[-1].seq
+
+    def held(self, *, now: datetime, seconds: float) -> tuple[set[uuid.UUID], set[int]]:
+        """The orders and drivers touched within ``seconds`` before ``now``."""
+        since = now - timedelta(seconds=seconds)
+        for touched in (self.orders, self.drivers):
+            for key in [key for key, at in touched.items() if at < since]:
+                del touched[key]
+        return set(self.orders), set(self.drivers)
+
+
 # --- the simulator: acting through the services ------------------------------------------
 
 @dataclass
@@ -230,11 +301,15 @@ class Simulator:
         self.legs: dict[int, Leg] = {}
         self.last_report: dict[int, float] = {}
         self.clock = 0.0  # simulated seconds since start
+        self.people = PeopleWatch()
+        self.held_orders: set[uuid.UUID] = set()
+        self.held_drivers: set[int] = set()
 
     # each step catches the refusals a concurrent admin or API call can cause and moves on
     def _transition(self, report: TickReport, order: Order, to: str, **kwargs: Any) -> Order | None:
         try:
-            return services.order_transition(order_id=order.id, to=to, **kwargs)
+            with acting_as_simulator():
+                return services.order_transition(order_id=order.id, to=to, **kwargs)
         except DomainError as exc:
             report.refusals.append(f"{order.code} -> {to}: {exc.detail}")
             return None
@@ -247,6 +322,8 @@ class Simulator:
     def tick(self, *, now: datetime, seconds: float) -> TickReport:
         """Advance the city by ``seconds`` of real time (times ``speedup`` simulated)."""
         report = TickReport()
+        self.people.catch_up()
+        self.held_orders, self.held_drivers = self.people.held(now=now, seconds=HANDS_OFF_S)
         simulated = seconds * self.speedup
         self.clock += simulated
         self._kitchens(report, now)
@@ -258,21 +335,30 @@ class Simulator:
 
     def _kitchens(self, report: TickReport, now: datetime) -> None:
         for order in self._active_orders():
+            if order.id in self.held_orders:
+                continue
             step = kitchen_step_due(order, now=now, speedup=self.speedup)
             if step and self._transition(report, order, step):
                 report.kitchen.append(f"{order.code} {step}")
 
     def _dispatch(self, report: TickReport, now: datetime) -> None:
         for order in self._active_orders():
-            if not wants_driver(order, now=now, speedup=self.speedup):
+            if order.id in self.held_orders or not wants_driver(order, now=now, speedup=self.speedup):
                 continue
-            if self._transition(report, order, OrderStatus.DISPATCHED):
+            driver_id = self._free_driver(order)
+            if driver_id is not None and self._transition(report, order, OrderStatus.DISPATCHED, driver_id=driver_id):
                 report.dispatched.append(order.code)
             elif (order.kitchen_status == OrderStatus.READY and order.ready_at
                   and (now - order.ready_at).total_seconds() * self.speedup > self.GIVE_UP_AFTER_S):
                 if self._transition(report, order, OrderStatus.CANCELLED, reason_code=CancelReason.NO_DRIVER,
                                     reason="No driver was free; the customer was refunded."):
                     report.cancelled.append(order.code)
+
+    def _free_driver(self, order: Order) -> int | None:
+        """The nearest available driver nobody is driving by hand."""
+        candidates = nearest_available_driver_ids(lat=float(order.restaurant.lat), lng=float(order.restaurant.lng),
+                                                  limit=10 + len(self.held_drivers))
+        return next((driver_id for driver_id in candidates if driver_id not in self.held_drivers), None)
 
     def _target(self, order: Order) -> tuple[tuple[str, str], Point]:
         if order.delivery_status == OrderStatus.OUT_FOR_DELIVERY:
@@ -291,7 +377,8 @@ class Simulator:
         return round(min(high, max(low, cruising_speed_kmh(driver.id, driver.vehicle) * factor)), 1)
 
     def _drive(self, report: TickReport, simulated: float) -> None:
-        drivers = list(Driver.objects.exclude(status=Driver.Status.OFFLINE))
+        drivers = [driver for driver in Driver.objects.exclude(status=Driver.Status.OFFLINE)
+                   if driver.id not in self.held_drivers]
         jobs = {order.driver_id: order for order in self._active_orders()
                 if order.delivery_status in (OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY)}
         for gone_off_shift in set(self.legs) - {driver.id for driver in drivers}:
@@ -316,8 +403,9 @@ class Simulator:
         arrived = leg.route.arrived
         due = self.clock - self.last_report.get(driver.id, -math.inf) >= self.REPORT_EVERY_S * self.speedup
         if due or arrived:
-            services.driver_location_update(driver_id=driver.id, lat=position.lat, lng=position.lng,
-                                            heading=heading, speed_kmh=0.0 if arrived else speed_kmh)
+            with acting_as_simulator():
+                services.driver_location_update(driver_id=driver.id, lat=position.lat, lng=position.lng,
+                                                heading=heading, speed_kmh=0.0 if arrived else speed_kmh)
             self.last_report[driver.id] = self.clock
             report.location_reports += 1
         return arrived
@@ -333,8 +421,8 @@ class Simulator:
             leg = Leg(purpose, Route(plan_route(start, target, self.rng)), order.id)
             self.legs[driver.id] = leg
         speed = self._speed(driver, relaxed=False)
-        if not self._move(report, driver, leg, speed / 3.6 * simulated, speed):
-            return
+        if not self._move(report, driver, leg, speed / 3.6 * simulated, speed) or order.id in self.held_orders:
+            return  # on the way; or a person moves this order on (the driver waits for them)
         if purpose[1] == "shop":
             if order.kitchen_status == OrderStatus.READY:
                 if self._transition(report, order, OrderStatus.OUT_FOR_DELIVERY):
@@ -368,7 +456,7 @@ class Simulator:
         fleet on the road (never fewer than MIN_ON_SHIFT)."""
         if self.rng.random() >= simulated / self.SHIFT_CHANGE_EVERY_S:
             return
-        drivers = list(Driver.objects.all())
+        drivers = [driver for driver in Driver.objects.all() if driver.id not in self.held_drivers]
         idle = [d for d in drivers if d.status == Driver.Status.AVAILABLE and d.id not in self.legs]
         offline = [d for d in drivers if d.status == Driver.Status.OFFLINE]
         on_shift = len(drivers) - len(offline)
@@ -382,7 +470,8 @@ class Simulator:
         else:
             return
         try:
-            services.driver_set_status(driver_id=driver.id, status=status)
+            with acting_as_simulator():
+                services.driver_set_status(driver_id=driver.id, status=status)
             report.shifts.append(f"{driver.name} {status}")
         except DomainError as exc:
             report.refusals.append(f"{driver.name} -> {status}: {exc.detail}")
@@ -403,7 +492,8 @@ class Simulator:
                 return
             restaurant = self.rng.choice(restaurants)
             try:
-                order = place(draft_order(restaurant, menus[restaurant.id], self.rng))
+                with acting_as_simulator():
+                    order = place(draft_order(restaurant, menus[restaurant.id], self.rng))
                 report.placed.append(order.code)
             except DomainError as exc:
                 report.refusals.append(f"new order at {restaurant.name}: {exc.detail}")

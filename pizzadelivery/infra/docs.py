@@ -1,9 +1,14 @@
-"""The API docs page answers HTML whatever the client's Accept header says (DRF's documented
+"""The API docs page, and helpers to document operations.
+
+The docs page answers HTML whatever the client's Accept header says (DRF's documented
 "ignore client content negotiation" pattern), so `Accept: application/json` does not get 406."""
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.negotiation import BaseContentNegotiation
+
+from pizzadelivery.infra.errors import ErrorOut
 
 
 class IgnoreClientContentNegotiation(BaseContentNegotiation):
@@ -17,3 +22,29 @@ class IgnoreClientContentNegotiation(BaseContentNegotiation):
 class ApiDocsView(SpectacularSwaggerView):
     content_negotiation_class = IgnoreClientContentNegotiation
     permission_classes: list = []
+
+
+# --- helpers for documenting operations (drf-spectacular) ----------------------------------
+
+def error_example(http_status: int, code: str, detail: str, /, **extra: object) -> OpenApiExample:
+    return OpenApiExample(f"{http_status} {code}", value={"error": code, "detail": detail, **extra},
+                          response_only=True, status_codes=[str(http_status)])
+
+
+NOT_AUTHENTICATED = error_example(401, "not_authenticated", "Log in, or send an API token: Authorization: Token <key>.")
+FORBIDDEN = error_example(403, "forbidden", "Your account may not do that.")
+
+
+def errors(**by_status: str) -> dict[int, OpenApiResponse]:
+    """Error responses, each with the codes it can carry: ``errors(e400="`invalid_x`: ...")``."""
+    return {int(status.lstrip("e")): OpenApiResponse(ErrorOut, description=text) for status, text in by_status.items()}
+
+
+AUTH_ERRORS = errors(
+    e401="`not_authenticated`: no session and no `Authorization: Token <key>` (or "
+         "`authentication_failed`: the token is not valid).",
+    e403="`forbidden`: the account's role may not do this (or has no role).")
+
+
+def roles(text: str) -> str:
+    return f"\n\n**Who may:** {text}"

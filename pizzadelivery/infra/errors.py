@@ -6,6 +6,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_ratelimit.exceptions import Ratelimited
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -29,11 +30,23 @@ class DomainError(Exception):
         self.extra = extra
 
 
+@extend_schema_field({"oneOf": [
+    {"type": "array", "items": {"type": "string"}, "description": "The field's problems."},
+    {"type": "object", "additionalProperties": True, "description": "A nested object's fields and their problems."},
+    {"type": "array", "items": {"type": "object", "additionalProperties": True},
+     "description": "Each item's fields and their problems."}]})
+class FieldErrorsField(serializers.JSONField):
+    """What is wrong with one input field (DRF's validation errors, as they come)."""
+
+
 class ErrorOut(serializers.Serializer):
     """Every error body (some add fields of their own, e.g. ``status`` or ``fields``)."""
 
     error = serializers.CharField(help_text="A stable, machine-readable code.")
     detail = serializers.CharField(help_text="What went wrong, for a person.")
+    fields = serializers.DictField(child=FieldErrorsField(), required=False,
+                                   help_text="With `invalid_input`: what is wrong with each field.")
+    retry_after = serializers.IntegerField(required=False, help_text="With `rate_limited`: seconds to wait.")
 
 
 class ApiError(exceptions.APIException):

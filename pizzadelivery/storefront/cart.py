@@ -101,3 +101,13 @@ def add(session: SessionBase, restaurant: Restaurant, item_id: int, quantity: in
 
 def clear(session: SessionBase, restaurant: Restaurant) -> None:
     _store(session, restaurant, {})
+
+
+# A customer's checkout runs under a correlation id of its own kind, so that what a customer did
+# is told apart from what an operator or an integrator did (the demo simulator serves customers'
+# orders but leaves alone what people drive: pizzadelivery.demo.simulator).
+CHECKOUT_CORRELATION_PREFIX = "shop-"
+
+
+def checkout_correlation_id(request_correlation_id: str) -> str:
+    return f"{CHECKOUT_CORRELATION_PREFIX}{request_correlation_id}"[:64]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from events.services import correlation_scope
 from pizzadelivery import eta, services
 from pizzadelivery.infra.errors import DomainError
 from pizzadelivery.infra.ratelimits import RateLimited, enforce
@@ -21,6 +22,7 @@ from pizzadelivery.models import MenuItem, Restaurant
 from pizzadelivery.policy import link_expired
 from pizzadelivery.selectors import menu_for, order_queryset, restaurant_list
 from pizzadelivery.storefront import cart
+from pizzadelivery.storefront.cart import checkout_correlation_id
 from pizzadelivery.storefront.forms import CartLineForm, CheckoutForm
 from pizzadelivery.tokens import order_id_from_token, tracking_token_for
 
@@ -131,10 +133,12 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
         place = form.place()
         try:
             enforce(request, group="checkout", setting="CHECKOUT_RATE_LIMIT")
-            order = services.order_create(
-                restaurant_id=restaurant.id, lines=basket.order_lines(), customer_name=form.cleaned_data["name"],
-                customer_phone=form.cleaned_data["phone"], address=place.label, lat=place.lat, lng=place.lng,
-                notes=form.cleaned_data["notes"])
+            # A customer's order, told apart from an operator's (the demo's kitchens serve it).
+            with correlation_scope(checkout_correlation_id(request.correlation_id)):
+                order = services.order_create(
+                    restaurant_id=restaurant.id, lines=basket.order_lines(), customer_name=form.cleaned_data["name"],
+                    customer_phone=form.cleaned_data["phone"], address=place.label, lat=place.lat, lng=place.lng,
+                    notes=form.cleaned_data["notes"])
         except RateLimited as exc:
             status, retry_after = 429, exc.retry_after
             form.add_error(None, f"Too many orders in a short time; please try again in {retry_after} s.")

@@ -115,6 +115,24 @@ def test_every_response_carries_only_documented_keys(api, anon, schema, mirror) 
     for method, path, _body in calls:
         check(schema, method, path, api.generic(method, path))
     check(schema, "GET", "/api/state", anon.get("/api/state"))  # 401
+    check(schema, "GET", "/healthz", anon.get("/healthz"))
+
+
+def test_every_webhook_response_carries_only_documented_keys(api, anon, schema, mirror) -> None:
+    created = api.post("/api/webhooks", {"url": "https://pos.example.com/hook", "events": ["*"]}, format="json")
+    assert created.status_code == 201
+    check(schema, "POST", "/api/webhooks", created)
+    base = f"/api/webhooks/{created.json()['id']}"
+    tested = api.post(f"{base}/test")
+    check(schema, "POST", f"{base}/test", tested)
+    calls = [("GET", "/api/webhooks"), ("GET", base), ("GET", f"{base}/deliveries"),
+             ("POST", f"{base}/rotate-secret"), ("POST", f"{base}/deliveries/{tested.json()['id']}/replay"),
+             ("GET", "/api/webhooks/not-an-id"), ("GET", f"{base}/deliveries?state=nope")]
+    for method, path in calls:
+        check(schema, method, path, api.generic(method, path))
+    check(schema, "PATCH", base, api.patch(base, {"active": False}, format="json"))
+    check(schema, "POST", f"{base}/test", api.post(f"{base}/test"))  # 409: disabled
+    check(schema, "GET", "/api/webhooks", anon.get("/api/webhooks"))  # 401
 
 
 def test_the_check_sees_an_undocumented_key(schema) -> None:

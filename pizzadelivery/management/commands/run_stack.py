@@ -16,7 +16,8 @@ from pizzadelivery.infra.embedded_redis import ensure_embedded_redis
 
 
 class Command(BaseCommand):
-    help = "Migrate, seed demo data, start embedded Redis (unless REDIS_URL), server, relay and simulator."
+    help = ("Migrate, seed demo data, start embedded Redis (unless REDIS_URL), server, relay, webhook sender "
+            "and simulator.")
 
     def handle(self, *args, **options) -> None:
         host = os.environ.get("HOST", "127.0.0.1")
@@ -54,6 +55,7 @@ class Command(BaseCommand):
                 [sys.executable, "-m", "uvicorn", "pizzadelivery.asgi:application", "--host", host,
                  "--port", port, "--no-access-log", "--log-level", "warning"], env=env, cwd=settings.BASE_DIR))
             children.append(subprocess.Popen([*manage, "run_relay"], env=env))
+            children.append(subprocess.Popen([*manage, "run_webhooks"], env=env))
             if os.environ.get("SIMULATE", "1") != "0":
                 children.append(subprocess.Popen([*manage, "simulate"], env=env))
             base = f"http://{host}:{port}"
@@ -66,6 +68,7 @@ class Command(BaseCommand):
                 f"  redis        {settings.REDIS_URL}{' (embedded)' if settings.EMBEDDED_REDIS else ''}\n"
                 f"  database     {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}\n"
                 f"  simulator    {'off (SIMULATE=0)' if os.environ.get('SIMULATE') == '0' else 'on'}\n"
+                f"  webhooks     sender on{' (private targets allowed)' if settings.WEBHOOK_ALLOW_PRIVATE else ''}\n"
                 f"Ctrl-C stops everything.\n"))
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    """Signed webhooks from the outbox: endpoints, deliveries, their attempts, the sender."""
+
+    name = "pizzadelivery.webhooks"
+    label = "webhooks"
+    verbose_name = "Webhooks"
+    default_auto_field = "django.db.models.BigAutoField"
