@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from events.models import Batch, Event
-from pizzadelivery.infra.redis import get_redis, key
+from pizzadelivery.infra.redis import breaker, get_redis, key
 
 logger = logging.getLogger(__name__)
 
@@ -303,6 +303,7 @@ def projections_ready(client: redis.Redis | None = None) -> bool:
 def rebuild_projections() -> None:
     """Recreate every projection's keys from the database, atomically with respect to
     publishing (the stream is watched: a batch published meanwhile makes us start over)."""
+    breaker.probe_now()  # a rebuild is background work (the relay, rebuild_mirror): it asks at once
     client = get_redis()
 
     def build(pipe: redis.client.Pipeline) -> bool:

@@ -11,7 +11,7 @@ import redis
 from django.db import close_old_connections
 
 from events.publisher import PublishError, projections_ready, publish_pending, rebuild_projections
-from pizzadelivery.infra.redis import get_redis
+from pizzadelivery.infra.redis import breaker, get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ def run_tasks() -> None:
 
 def relay_once() -> int:
     """One pass: rebuild the mirror if Redis lost it, then publish every pending batch."""
+    breaker.probe_now()  # the relay is a background worker: it asks Redis itself, at once
     client = get_redis()
     if not projections_ready(client):
         logger.info("Redis mirror missing: rebuilding it from the database")

@@ -132,11 +132,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis: mirror, cache, channel layer ----------------------------------------------
-EMBEDDED_REDIS = not os.environ.get("REDIS_URL")
+# REDIS_SENTINELS ("host:port,host:port"): every Redis use follows the master that Sentinel
+# names REDIS_SENTINEL_MASTER (REDIS_URL, if set, then only gives the database number).
+REDIS_SENTINELS = [(host.rsplit(":", 1)[0], int(host.rsplit(":", 1)[1]))
+                   for host in env_list("REDIS_SENTINELS", "")]
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "mymaster")
+EMBEDDED_REDIS = not os.environ.get("REDIS_URL") and not REDIS_SENTINELS
 EMBEDDED_REDIS_SOCKET = default_socket_path(VAR_DIR)
-REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{EMBEDDED_REDIS_SOCKET}"
+REDIS_URL = os.environ.get("REDIS_URL") or ("redis://sentinel/0" if REDIS_SENTINELS else f"unix://{EMBEDDED_REDIS_SOCKET}")
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "pd")
-# Fail fast: a stopped Redis must degrade a request by milliseconds, not hang it.
+# Fail fast: a stopped Redis must degrade a request by milliseconds, not hang it; after one
+# failure the circuit breaker (pizzadelivery/infra/breaker.py) skips Redis until it answers.
 REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5"))
 REDIS_CONNECT_TIMEOUT = float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.25"))
 
@@ -147,8 +153,8 @@ CACHES = {
         "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:cache",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
-            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            # The process's own Redis client: its breaker, and Sentinel when configured.
+            "CONNECTION_FACTORY": "pizzadelivery.infra.cache.GuardedConnectionFactory",
             # The cache is an optimisation: with Redis down every call is a miss.
             "IGNORE_EXCEPTIONS": True,
         },
@@ -161,12 +167,25 @@ CACHES = {
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
+
+def channel_layer_host(redis_url: str) -> str | dict:
+    """The channel layer's Redis: the same logical Redis, through Sentinel when configured."""
+    if not REDIS_SENTINELS:
+        return redis_url
+    path = redis_url.rsplit("/", 1)[-1]
+    return {"sentinels": REDIS_SENTINELS, "master_name": REDIS_SENTINEL_MASTER,
+            "db": int(path) if path.isdigit() else 0,
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+            "sentinel_kwargs": {"socket_timeout": REDIS_SOCKET_TIMEOUT,
+                                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT}}
+
+
 CHANNEL_LAYERS = {
     "default": {
         # Pub/sub layer: measured to hold 1,000+ sockets where RedisChannelLayer with
         # redis-py 8 ran out of connections (see README, performance).
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:chan"},
+        "CONFIG": {"hosts": [channel_layer_host(REDIS_URL)], "prefix": f"{REDIS_KEY_PREFIX}:chan"},
     }
 }
 

@@ -44,7 +44,7 @@ def dashboard_watched() -> bool:
         return True  # no cheap way to tell: push anyway
     channel = _group_channel(GROUP)
     for host in layer.get("CONFIG", {}).get("hosts", []):
-        url = host if isinstance(host, str) else host.get("address", "")
+        url = host if isinstance(host, str) else host.get("address", settings.REDIS_URL)
         client = get_redis() if url == settings.REDIS_URL else redis.Redis.from_url(
             url, socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
             socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT)

@@ -16,8 +16,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from channels.layers import get_channel_layer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-SEND_TIMEOUT_SECONDS = 5.0  # a Redis that does not answer must not hold a request longer
+from pizzadelivery.infra.redis import breaker
+
+# A Redis that does not answer must not hold a request longer (the layer's async client has no
+# socket timeout of its own); a send that times out opens the process's Redis breaker.
+SEND_TIMEOUT_SECONDS = 1.0
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
@@ -44,13 +50,19 @@ async def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
 
 def group_send_all(messages: Iterable[tuple[str, dict[str, Any]]]) -> None:
     """Send each ``(group, message)`` in order; returns once all are sent. Raises what the
-    layer raises, or ``TimeoutError`` after ``SEND_TIMEOUT_SECONDS``."""
+    layer raises, ``TimeoutError`` after ``SEND_TIMEOUT_SECONDS``, or ``CircuitOpen`` while the
+    Redis breaker is open."""
     messages = list(messages)
     if not messages:
         return
+    breaker.check()  # Redis failed a moment ago: no send waits for it
     future = asyncio.run_coroutine_threadsafe(_send_all(messages), _event_loop())
     try:
         future.result(SEND_TIMEOUT_SECONDS)
-    except TimeoutError:
+    except TimeoutError as exc:
         future.cancel()
+        breaker.failure(exc)
+        raise
+    except (ConnectionError, OSError, RedisConnectionError, RedisTimeoutError) as exc:
+        breaker.failure(exc)
         raise
