@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from pizzadelivery.infra.embedded_redis import default_socket_path
@@ -63,6 +65,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "phonenumber_field",
+    "csp",
     "events",
     "pizzadelivery.apps.CoreConfig",
     "pizzadelivery.storefront",
@@ -74,7 +78,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body over MAX_BODY_BYTES is refused before any session or authentication work.
+    "pizzadelivery.infra.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "pizzadelivery.infra.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -112,11 +119,15 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+# DB_CONN_MAX_AGE: how long a connection is kept for the next request (the ASGI entry point
+# sets 0: there every request has a thread of its own, so nothing could reuse it).
+_conn_max_age = os.environ.get("DB_CONN_MAX_AGE")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(_conn_max_age or 60),
+                                              conn_health_checks=True)}
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000  # about 40 MB; the relay checkpoints long before
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Connections persist too: opening one (and its PRAGMAs) per request cost ~10% (make bench).
-    DATABASES["default"]["CONN_MAX_AGE"] = 600
+    DATABASES["default"]["CONN_MAX_AGE"] = int(_conn_max_age or 600)
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at
         # BEGIN so two writers queue instead of failing with "database is locked". The relay
@@ -280,6 +291,11 @@ GEOCODER = os.environ.get("GEOCODER", "gazetteer")
 TRACKING_LINK_HOURS = env_int("TRACKING_LINK_HOURS", 24)
 CITY_SPEED_KMH = float(os.environ.get("CITY_SPEED_KMH", "22"))
 STATE_CACHE_SECONDS = env_int("STATE_CACHE_SECONDS", 5)
+# An order as a whole: at most this many items (repeated lines add up) and this total, in EUR.
+ORDER_MAX_ITEMS = env_int("ORDER_MAX_ITEMS", 50)
+ORDER_MAX_TOTAL = Decimal(os.environ.get("ORDER_MAX_TOTAL", "500"))
+# Phone numbers without a country code are read as numbers of this region (ISO 3166-1).
+PHONENUMBER_DEFAULT_REGION = os.environ.get("PHONE_REGION", "DE")
 EVENT_STREAM_MAXLEN = env_int("EVENT_STREAM_MAXLEN", 100_000)
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
@@ -308,4 +324,32 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------
+# Every page loads only its own scripts, styles and images: no third party, no inline script
+# or style attribute, no eval (htmx is configured without them, templates/base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # 'self' covers the page's own ws:// and wss:// origin (CSP 3)
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# --- proxies --------------------------------------------------------------------------
+# X-Forwarded-For is believed only from these addresses (comma-separated; default none). The
+# servers apply it: uvicorn gets --forwarded-allow-ips (or --no-proxy-headers), granian's WSGI
+# app is wrapped (pizzadelivery/wsgi.py); see pizzadelivery/infra/servers.py.
+FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", "")
+# Sockets one client (address) may hold open on one server process; past it, refused (4029).
+WS_MAX_SOCKETS_PER_CLIENT = env_int("WS_MAX_SOCKETS_PER_CLIENT", 20)
+# Largest WebSocket frame a client may send (the live pages never read one): uvicorn closes 1009.
+WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 4096)
 SECURE_REFERRER_POLICY = "same-origin"

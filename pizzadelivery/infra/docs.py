@@ -2,7 +2,7 @@
 "ignore client content negotiation" pattern), so `Accept: application/json` does not get 406."""
 from __future__ import annotations
 
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.negotiation import BaseContentNegotiation
 
 
@@ -14,6 +14,9 @@ class IgnoreClientContentNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class ApiDocsView(SpectacularSwaggerView):
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI with its start script served as a file (``?script``), not inline: the pages'
+    Content-Security-Policy allows no inline script."""
+
     content_negotiation_class = IgnoreClientContentNegotiation
     permission_classes: list = []

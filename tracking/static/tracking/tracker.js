@@ -156,6 +156,12 @@
     }
   });
 
+  // The pin's position is an SVG attribute (no inline style: the page's CSP allows none); its
+  // CSS form, for the animation between two positions, comes in data-translate.
+  function pinTransform(pin) {
+    return "translate(" + pin.dataset.translate + ")";
+  }
+
   document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail.target;
     if (target.id === "trk-eta" && event.detail.fragment.textContent.trim() === target.textContent.trim()) {
@@ -163,7 +169,7 @@
       event.detail.shouldSwap = false;
     } else if (target.id === "trk-map") {
       var pin = document.getElementById("trk-driver-pin");
-      driverPinFrom = pin ? pin.style.transform : null;
+      driverPinFrom = pin ? pinTransform(pin) : null;
     }
   });
 
@@ -172,8 +178,8 @@
     if (target.id === "trk-sync") adoptSync();
     if (target.id === "trk-map" && driverPinFrom && !reduceMotion) {
       var pin = document.getElementById("trk-driver-pin");
-      if (pin && pin.animate && pin.style.transform !== driverPinFrom) {
-        pin.animate([{ transform: driverPinFrom }, { transform: pin.style.transform }],
+      if (pin && pin.animate && pinTransform(pin) !== driverPinFrom) {
+        pin.animate([{ transform: driverPinFrom }, { transform: pinTransform(pin) }],
                     { duration: 900, easing: "ease-out" });
       }
       driverPinFrom = null;
