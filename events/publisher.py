@@ -388,6 +388,9 @@ def mirror_problem(client: redis.Redis | None = None) -> str | None:
         if ours is not None and str(ours) != _stream_event_id(client, stream_last):
             problem = f"the stream's event {stream_last} is not this database's (a restored backup?)"
     if problem is None and source_database and int(source_batch or 0) < last_published:
+        # Read again: a batch another process applied and marked since the first read is not lost.
+        source_batch = client.hget(source_key(), "batch")
+    if problem is None and source_database and int(source_batch or 0) < last_published:
         lost = Batch.objects.filter(id__gt=int(source_batch or 0), published_at__isnull=False).update(
             published_at=None)
         logger.warning("Redis lacks the last %d published batch(es) (after batch %s): publishing them again",

@@ -77,6 +77,8 @@ class FragmentConsumer(AsyncWebsocketConsumer):
             await await_many_dispatch([receive, self.channel_receive], self.dispatch)
         except StopConsumer:
             pass
+        finally:  # however the socket ends (closed, refused, cancelled), its client has one fewer
+            self._release_client()
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         address = (self.scope.get("client") or ("?",))[0]
@@ -88,6 +90,10 @@ class FragmentConsumer(AsyncWebsocketConsumer):
         await super().websocket_connect(message)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self._release_client()
+        await super().websocket_disconnect(message)
+
+    def _release_client(self) -> None:
         if self.client_address is not None:
             left = _sockets_by_client.get(self.client_address, 1) - 1
             if left > 0:
@@ -95,7 +101,6 @@ class FragmentConsumer(AsyncWebsocketConsumer):
             else:
                 _sockets_by_client.pop(self.client_address, None)
             self.client_address = None
-        await super().websocket_disconnect(message)
 
     async def join(self, group: str) -> bool:
         """Join ``group`` on the channel layer; False (and the socket closed 1013, to be retried)

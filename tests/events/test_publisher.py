@@ -275,3 +275,32 @@ def test_a_database_restored_behind_redis_is_rebuilt_not_skipped(own_redis) -> N
     assert _stream_seqs()[-1] == _db_seqs()[-1]
     entry = get_redis().xrange(stream_key(), f"{_db_seqs()[-1]}-0", "+")[0][1]
     assert entry["type"] == "order.cancelled"
+
+
+def test_batches_a_promoted_replica_never_received_are_published_again(own_redis) -> None:
+    """A replica promoted before the last batch reached it: the database says published, the
+    new primary lacks it. The relay sends it again, once."""
+    from events.publisher import source_key
+
+    client = get_redis()
+    order = factories.order()
+    rebuild_projections()
+    services.order_transition(order_id=order.id, to="confirmed")
+    replica = {"stream": client.xrange(stream_key()), "source": client.hgetall(source_key()),
+               "order": client.hgetall(keys.order(order.id)),
+               "confirmed": client.zrange(keys.orders_with_status("confirmed"), 0, -1, withscores=True)}
+    services.order_transition(order_id=order.id, to="preparing")
+    lost = Batch.objects.latest("id")
+    # The new primary: what the replica had, nothing of the last batch.
+    client.delete(stream_key(), source_key(), keys.order(order.id), keys.orders_with_status("preparing"))
+    for entry_id, fields in replica["stream"]:
+        client.xadd(stream_key(), fields, id=entry_id)
+    client.hset(source_key(), mapping=replica["source"])
+    client.hset(keys.order(order.id), mapping=replica["order"])
+    client.zadd(keys.orders_with_status("confirmed"), dict(replica["confirmed"]))
+    assert Batch.objects.get(pk=lost.id).published_at is not None
+    assert mirror_differences() != []
+    relay_once()
+    assert _stream_seqs() == _db_seqs()  # the lost batch is back, once
+    assert client.hget(keys.order(order.id), "status") == "preparing"
+    assert mirror_differences() == []

@@ -166,8 +166,9 @@ async def test_sockets_per_client_are_capped(dispatched, settings):
     for communicator in held:
         assert (await communicator.connect())[0]
     assert await refused_with(f"/ws/track/{token(order)}/") == 4029
-    await held[0].disconnect()
+    await held[0].disconnect(timeout=10)
     again = socket(f"/ws/track/{token(order)}/")
-    assert (await again.connect())[0] and await again.receive_nothing(timeout=0.2)  # room again
+    assert (await again.connect())[0]
+    assert await again.receive_nothing(timeout=0.3), await again.receive_output()  # room again
     for communicator in [*held[1:], again]:
         await communicator.disconnect()
