@@ -225,6 +225,8 @@ class BenchStack:
             "REDIS_KEY_PREFIX": BENCH_KEY_PREFIX,
             "VAR_DIR": str(self.var_dir),
             "RATELIMIT_ENABLE": "0",
+            # The load generator holds thousands of sockets from one address.
+            "WS_MAX_SOCKETS_PER_CLIENT": "1000000",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": str(self.base_dir),

@@ -71,7 +71,7 @@ def order_create(*, restaurant_id: int, lines: list[LineInput], customer_name: s
                  customer_phone: str, address: str, lat: float, lng: float, notes: str = "") -> Order:
     if not lines:
         raise DomainError("An order needs at least one item.", code="empty_order")
-    if any(line.quantity < 1 for line in lines):
+    if any(not 1 <= line.quantity <= MAX_QUANTITY for line in lines):
         raise DomainError(f"Quantities go from 1 to {MAX_QUANTITY}.", code="invalid_quantity")
     lines = merge_lines(lines)
     if len(lines) > MAX_LINES:
