@@ -199,8 +199,9 @@ class Bench:
         self.results = {"started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
                         "load_average_at_start": machine.load_average(),
                         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
-                        "notes": [("Rate limits are off for the load runs (RATELIMIT_ENABLE=0): the point is the "
-                                   "serving path, not the 429 answer.")],
+                        "notes": [("Rate limits are off for the load runs (RATELIMIT_ENABLE=0), and so is the "
+                                   "per-client socket cap (one load generator holds every socket): the point is "
+                                   "the serving path, not the refusal.")],
                         "runs": [], "load_average_during": []}
         if self.results["load_average_at_start"][0] > 0.5:
             self.results["notes"].append(f"the machine was not idle at the start (load average "

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 
 from pizzadelivery.infra.embedded_redis import RedisServer, default_socket_path
+from pizzadelivery.infra.servers import uvicorn_command
 
 BENCH_KEY_PREFIX = "pdbench"
 LAYER_SETTINGS = {
@@ -224,6 +225,8 @@ class BenchStack:
             "REDIS_KEY_PREFIX": BENCH_KEY_PREFIX,
             "VAR_DIR": str(self.var_dir),
             "RATELIMIT_ENABLE": "0",
+            # The load generator holds thousands of sockets from one address.
+            "WS_MAX_SOCKETS_PER_CLIENT": "1000000",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": str(self.base_dir),
@@ -244,9 +247,8 @@ class BenchStack:
 
     def uvicorn(self, *, layer: str, workers: int) -> Server:
         port = free_port()
-        argv = [sys.executable, "-m", "uvicorn", "pizzadelivery.asgi:application", "--host", "127.0.0.1",
-                "--port", str(port), "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
-                "--backlog", "8192", "--no-access-log", "--log-level", "warning"]
+        argv = uvicorn_command("127.0.0.1", port, "--workers", str(workers), "--loop", "uvloop", "--http",
+                               "httptools", "--backlog", "8192", "--no-access-log", "--log-level", "warning")
         return self._spawn(f"uvicorn-{layer}", argv, port, self.env(layer=layer))
 
     def gunicorn(self, *, layer: str, workers: int, threads: int) -> Server:

@@ -14,9 +14,12 @@ from django.db.models import Q
 
 
 class Sequence(models.Model):
-    """The single row that hands out batch and event numbers (locked for each batch)."""
+    """The single row that hands out batch and event numbers (locked for each batch), and the
+    identity of this database: the Redis projection records which database it mirrors, so a
+    Redis left from another database (or ahead of a restored one) is rebuilt, not trusted."""
 
     name = models.CharField(primary_key=True, max_length=32)
+    database_id = models.UUIDField(default=uuid.uuid4)
     last_batch = models.BigIntegerField(default=0)
     last_event = models.BigIntegerField(default=0)
 

@@ -21,12 +21,12 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError
-from django.db.models import F
+from django.db import DatabaseError, IntegrityError
+from django.db.models import F, Max
 from django.utils import timezone
 
-from events.models import Batch, Event
-from pizzadelivery.infra.redis import get_redis, key
+from events.models import Batch, Event, Sequence
+from pizzadelivery.infra.redis import breaker, get_redis, key
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,32 @@ FANOUT_MAX_AGE = timedelta(seconds=10)
 
 class PublishError(Exception):
     """Redis (or the database) could not take the batch now; it stays in the outbox."""
+
+
+class MirrorMismatch(PublishError):
+    """Redis holds the projection of another database, or one ahead of this database: nothing
+    is published onto it (it would be skipped as already there) until the relay rebuilds it."""
+
+
+@dataclass(frozen=True)
+class DatabasePosition:
+    """Which database this is and how far its outbox goes (batch and event numbers)."""
+
+    database: str
+    last_batch: int
+    last_event: int
+
+
+def database_position() -> DatabasePosition:
+    sequence = Sequence.objects.filter(pk="events").first()
+    if sequence is None:  # made by a migration; only a flushed test database lacks it
+        try:
+            sequence, _ = Sequence.objects.get_or_create(pk="events", defaults={
+                "last_batch": Batch.objects.aggregate(m=Max("id"))["m"] or 0,
+                "last_event": Event.objects.aggregate(m=Max("seq"))["m"] or 0})
+        except IntegrityError:
+            sequence = Sequence.objects.get(pk="events")
+    return DatabasePosition(str(sequence.database_id), sequence.last_batch, sequence.last_event)
 
 
 @dataclass(frozen=True)
@@ -166,6 +192,28 @@ def stream_key() -> str:
     return key("events")
 
 
+def source_key() -> str:
+    """Hash: ``database`` (the identity of the database the projection mirrors) and ``batch``
+    (the last batch applied), written in the same MULTI/EXEC as each batch."""
+    return key("events", "source")
+
+
+def _stream_event_id(client: redis.Redis | redis.client.Pipeline, seq: int) -> str | None:
+    """The id of the stream's event number ``seq`` (None when not there, or trimmed)."""
+    entries = client.xrange(stream_key(), f"{seq}-0", f"{seq}-0")
+    return entries[0][1].get("id") if entries else None
+
+
+def _mismatch(source_database: str | None, source_batch: int, stream_last: int,
+              position: DatabasePosition) -> str | None:
+    if source_database and source_database != position.database:
+        return f"Redis mirrors another database ({source_database}, this is {position.database})"
+    if stream_last > position.last_event or source_batch > position.last_batch:
+        return (f"Redis is ahead of the database (event {stream_last}, batch {source_batch}; the database "
+                f"ends at event {position.last_event}, batch {position.last_batch})")
+    return None
+
+
 def last_stream_seq(client: redis.Redis | redis.client.Pipeline) -> int:
     try:
         info = client.xinfo_stream(stream_key())
@@ -204,23 +252,35 @@ def _watched_transaction(client: redis.Redis, extra_watch: list[str],
     raise PublishError("too much contention on the event stream")
 
 
-def _publish_one(client: redis.Redis, published: PublishedBatch) -> bool:
+def _publish_one(client: redis.Redis, published: PublishedBatch, position: DatabasePosition) -> bool:
     writes = RedisWrites()
     for registered in _projections:
         registered.project(published, writes)
 
     def build(pipe: redis.client.Pipeline) -> bool:
-        if last_stream_seq(pipe) >= published.last_seq:
-            return False  # already in the stream: a replay adds nothing
+        stream_last = last_stream_seq(pipe)
+        source_database, source_batch = pipe.hmget(source_key(), "database", "batch")
+        if _mismatch(source_database, int(source_batch or 0), stream_last, position):
+            # Maybe only another process's batch, committed after we read the position.
+            problem = _mismatch(source_database, int(source_batch or 0), stream_last, database_position())
+            if problem:
+                raise MirrorMismatch(problem)
+        if stream_last >= published.last_seq:
+            # Already in the stream: a replay adds nothing. Unless the stream's entry of that
+            # number is another event: a history this database does not have (a restored backup).
+            if _stream_event_id(pipe, published.last_seq) not in (None, published.events[-1].id):
+                raise MirrorMismatch(f"the stream's event {published.last_seq} is not this database's")
+            return False
         wrong = _wrong_types(client, writes)
         pipe.multi()
         for event in published.events:
             pipe.xadd(stream_key(), event.as_stream_fields(published.id), id=f"{event.seq}-0",
                       maxlen=settings.EVENT_STREAM_MAXLEN, approximate=True)
         writes.apply(pipe, wrong)
+        pipe.hset(source_key(), mapping={"database": position.database, "batch": published.id})
         return True
 
-    return _watched_transaction(client, list(writes.key_types), build)
+    return _watched_transaction(client, [source_key(), *writes.key_types], build)
 
 
 def load_batches(batches: list[Batch]) -> list[PublishedBatch]:
@@ -246,6 +306,7 @@ def publish_pending(*, up_to: int | None = None, limit: int = 500, backlog_limit
         if backlog_limit is not None and len(waiting) > backlog_limit:
             return 0
         batches = load_batches(waiting)
+        position = database_position() if batches else None
     except DatabaseError as exc:
         raise PublishError(f"database: {exc}") from exc
     done: list[PublishedBatch] = []
@@ -253,10 +314,17 @@ def publish_pending(*, up_to: int | None = None, limit: int = 500, backlog_limit
     failure: PublishError | None = None
     for published in batches:
         try:
-            if _publish_one(client, published):
+            if _publish_one(client, published, position):
                 applied.append(published)
         except (redis.RedisError, OSError) as exc:
             failure = PublishError(f"redis: {exc}")
+            break
+        except MirrorMismatch as exc:
+            # Readers must not trust that projection either: they use the database until the
+            # relay has rebuilt it.
+            logger.warning("%s: batch %s waits for the relay to rebuild the mirror", exc, published.id)
+            withdraw_projections(client)
+            failure = exc
             break
         except PublishError as exc:  # contention: the batches before it still get marked
             failure = exc
@@ -292,6 +360,44 @@ def _fan_out(published: PublishedBatch) -> None:
                              published.id)
 
 
+def withdraw_projections(client: redis.Redis) -> None:
+    """Unmark every projection ready (readers then use the database); never raises."""
+    try:
+        client.delete(*[registered.ready_key() for registered in _projections])
+    except (redis.RedisError, OSError):
+        pass
+
+
+def mirror_problem(client: redis.Redis | None = None) -> str | None:
+    """Why the projection in Redis cannot be trusted for this database (None when it can).
+
+    Checks its identity and position. A projection that lost its last batches (a replica
+    promoted before it received them) is repaired here instead: those batches go back to the
+    outbox, and the relay publishes them again, once each (the stream is checked first)."""
+    client = client or get_redis()
+    # Redis first, then the database: a batch another process publishes in between can then
+    # only make the database look further ahead, never Redis.
+    source_database, source_batch = client.hmget(source_key(), "database", "batch")
+    stream_last = last_stream_seq(client)
+    position = database_position()
+    last_published = (Batch.objects.filter(published_at__isnull=False).order_by("-id")
+                      .values_list("id", flat=True).first()) or 0
+    problem = _mismatch(source_database, int(source_batch or 0), stream_last, position)
+    if problem is None and stream_last:
+        ours = Event.objects.filter(seq=stream_last).values_list("id", flat=True).first()
+        if ours is not None and str(ours) != _stream_event_id(client, stream_last):
+            problem = f"the stream's event {stream_last} is not this database's (a restored backup?)"
+    if problem is None and source_database and int(source_batch or 0) < last_published:
+        # Read again: a batch another process applied and marked since the first read is not lost.
+        source_batch = client.hget(source_key(), "batch")
+    if problem is None and source_database and int(source_batch or 0) < last_published:
+        lost = Batch.objects.filter(id__gt=int(source_batch or 0), published_at__isnull=False).update(
+            published_at=None)
+        logger.warning("Redis lacks the last %d published batch(es) (after batch %s): publishing them again",
+                       lost, source_batch)
+    return problem
+
+
 def projections_ready(client: redis.Redis | None = None) -> bool:
     """Whether every projection was rebuilt since Redis last started empty."""
     if not _projections:
@@ -300,12 +406,18 @@ def projections_ready(client: redis.Redis | None = None) -> bool:
     return (client or get_redis()).exists(*ready_keys) == len(ready_keys)
 
 
-def rebuild_projections() -> None:
+def rebuild_projections(*, reset_stream: bool = False) -> None:
     """Recreate every projection's keys from the database, atomically with respect to
-    publishing (the stream is watched: a batch published meanwhile makes us start over)."""
+    publishing (the stream is watched: a batch published meanwhile makes us start over), and
+    record which database they mirror and up to which batch. ``reset_stream`` also drops the
+    event stream (it belongs to another database, or runs ahead of this one)."""
+    breaker.probe_now()  # a rebuild is background work (the relay, rebuild_mirror): it asks at once
     client = get_redis()
 
     def build(pipe: redis.client.Pipeline) -> bool:
+        position = database_position()
+        last_published = (Batch.objects.filter(published_at__isnull=False).order_by("-id")
+                          .values_list("id", flat=True).first()) or 0
         writes = RedisWrites()
         for registered in _projections:
             registered.rebuild(writes)
@@ -314,9 +426,13 @@ def rebuild_projections() -> None:
         pipe.multi()
         for name in stale:
             pipe.delete(name)
+        if reset_stream:
+            pipe.delete(stream_key())
         writes.apply(pipe, set())
+        pipe.delete(source_key())
+        pipe.hset(source_key(), mapping={"database": position.database, "batch": last_published})
         for registered in _projections:
             pipe.set(registered.ready_key(), timezone.now().isoformat())
         return True
 
-    _watched_transaction(client, [], build)
+    _watched_transaction(client, [source_key()], build)

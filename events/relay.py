@@ -10,8 +10,8 @@ from collections.abc import Callable
 import redis
 from django.db import close_old_connections
 
-from events.publisher import PublishError, projections_ready, publish_pending, rebuild_projections
-from pizzadelivery.infra.redis import get_redis
+from events.publisher import PublishError, mirror_problem, projections_ready, publish_pending, rebuild_projections
+from pizzadelivery.infra.redis import breaker, get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,13 @@ def run_tasks() -> None:
 
 def relay_once() -> int:
     """One pass: rebuild the mirror if Redis lost it, then publish every pending batch."""
+    breaker.probe_now()  # the relay is a background worker: it asks Redis itself, at once
     client = get_redis()
-    if not projections_ready(client):
+    problem = mirror_problem(client)
+    if problem:
+        logger.warning("%s: rebuilding the mirror and the stream from the database", problem)
+        rebuild_projections(reset_stream=True)
+    elif not projections_ready(client):
         logger.info("Redis mirror missing: rebuilding it from the database")
         rebuild_projections()
     published = 0

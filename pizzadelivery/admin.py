@@ -43,7 +43,8 @@ BADGE = {**{status: look.colour for status, look in LOOK.items()}, **DRIVER_STAT
 
 
 def badge(value: str, label: str) -> SafeString:
-    return format_html('<span class="pd-badge" style="--badge: {}">{}</span>', BADGE.get(value, "#6b6258"), label)
+    # A class per value (colours in admin.css), not a style attribute: the CSP allows none.
+    return format_html('<span class="pd-badge pd-badge--{}">{}</span>', value if value in BADGE else "other", label)
 
 
 # --- restaurants and menus --------------------------------------------------------------

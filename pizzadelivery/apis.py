@@ -9,6 +9,7 @@ from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
@@ -19,12 +20,14 @@ from rest_framework.views import APIView
 from pizzadelivery import policy, services
 from pizzadelivery.dispatching import dispatch_candidates
 from pizzadelivery.infra import ratelimits
+from pizzadelivery.infra.caching import personal_api
 from pizzadelivery.infra.docs import AUTH_ERRORS, FORBIDDEN, NOT_AUTHENTICATED, error_example, errors, roles
 from pizzadelivery.infra.errors import ApiError
 from pizzadelivery.infra.fields import (
     MAX_INT,
     FiniteFloatField,
     IsoDateTimeField,
+    PersonNameField,
     StrictIntegerField,
     latitude,
     longitude,
@@ -276,8 +279,9 @@ class LineIn(serializers.Serializer):
 
 
 class CustomerIn(serializers.Serializer):
-    name = serializers.CharField(max_length=120, trim_whitespace=True)
-    phone = serializers.RegexField(r"^\+?[0-9 ()\-]{5,31}$", max_length=32)
+    name = PersonNameField(max_length=120, trim_whitespace=True)
+    phone = PhoneNumberField(max_length=32, help_text="Parsed with the phonenumbers library (national numbers "
+                             "in settings.PHONENUMBER_DEFAULT_REGION); stored as E.164.")
 
 
 class AddressIn(serializers.Serializer):
@@ -323,6 +327,7 @@ class NewestFirst(CursorPagination):
     page_size_query_param = "limit"
 
 
+@personal_api
 class OrdersApi(APIView):
     """``GET /api/orders``: the orders the caller may see; ``POST /api/orders``: place one."""
 
@@ -400,7 +405,7 @@ class OrdersApi(APIView):
         order = services.order_create(
             restaurant_id=value["restaurant"],
             lines=[services.LineInput(line["menu_item"], line["quantity"]) for line in value["items"]],
-            customer_name=value["customer"]["name"], customer_phone=value["customer"]["phone"],
+            customer_name=value["customer"]["name"], customer_phone=value["customer"]["phone"].as_e164,
             address=value["delivery_address"]["text"], lat=value["delivery_address"]["lat"],
             lng=value["delivery_address"]["lng"], notes=value["notes"],
         )
@@ -428,6 +433,7 @@ def readable_order(request: Request, order_id: Any) -> Order:
     return order
 
 
+@personal_api
 class OrderDetailApi(APIView):
     permission_classes = [AllowAny]  # decided per order by pizzadelivery.policy
 
@@ -464,6 +470,7 @@ class TransitionIn(serializers.Serializer):
                                                   "yet picked up) to driver_id instead.")
 
 
+@personal_api
 class OrderTransitionApi(APIView):
     permission_classes = [AllowAny]  # decided per order and move by pizzadelivery.policy
 

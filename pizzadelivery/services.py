@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
@@ -68,13 +69,28 @@ def _check_coordinates(lat: float, lng: float) -> None:
                           code="invalid_location")
 
 
+def merge_lines(lines: list[LineInput]) -> list[LineInput]:
+    """One line per menu item, in the order first given: a repeated dish adds up."""
+    quantities: dict[int, int] = {}
+    for line in lines:
+        quantities[line.menu_item_id] = quantities.get(line.menu_item_id, 0) + line.quantity
+    return [LineInput(menu_item_id, quantity) for menu_item_id, quantity in quantities.items()]
+
+
 def order_create(*, restaurant_id: int, lines: list[LineInput], customer_name: str,
                  customer_phone: str, address: str, lat: float, lng: float, notes: str = "") -> Order:
     if not lines:
         raise DomainError("An order needs at least one item.", code="empty_order")
+    if any(not 1 <= line.quantity <= MAX_QUANTITY for line in lines):
+        raise DomainError(f"Quantities go from 1 to {MAX_QUANTITY}.", code="invalid_quantity")
+    lines = merge_lines(lines)
     if len(lines) > MAX_LINES:
         raise DomainError(f"At most {MAX_LINES} different items per order.", code="too_many_items")
-    if any(not 1 <= line.quantity <= MAX_QUANTITY for line in lines):
+    item_count = sum(line.quantity for line in lines)
+    if item_count > settings.ORDER_MAX_ITEMS:
+        raise DomainError(f"At most {settings.ORDER_MAX_ITEMS} items per order ({item_count} asked); for a "
+                          "party, call the pizzeria.", code="order_too_large")
+    if any(line.quantity > MAX_QUANTITY for line in lines):
         raise DomainError(f"Quantities go from 1 to {MAX_QUANTITY}.", code="invalid_quantity")
     _check_coordinates(lat, lng)
     with batch() as events:
@@ -96,9 +112,12 @@ def order_create(*, restaurant_id: int, lines: list[LineInput], customer_name: s
                                   code="invalid_menu_item")
             if not item.is_available:
                 raise DomainError(f"{item} is sold out.", code="menu_item_unavailable", status_code=409)
+        total = sum((menu[line.menu_item_id].price * line.quantity for line in lines), Decimal("0"))
+        if total > settings.ORDER_MAX_TOTAL:
+            raise DomainError(f"An order comes to at most {settings.ORDER_MAX_TOTAL} EUR ({total} asked); for a "
+                              "party, call the pizzeria.", code="order_too_large")
         now = timezone.now()
         customer = Customer.objects.create(name=customer_name, phone=customer_phone)
-        total = sum((menu[line.menu_item_id].price * line.quantity for line in lines), Decimal("0"))
         order = Order.objects.create(
             code=_new_code(), restaurant=restaurant, customer=customer, delivery_address=address,
             delivery_lat=Decimal(f"{lat:.6f}"), delivery_lng=Decimal(f"{lng:.6f}"), notes=notes,

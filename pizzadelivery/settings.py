@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from pizzadelivery.infra.embedded_redis import default_socket_path
@@ -63,6 +65,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "phonenumber_field",
+    "csp",
     "events",
     "pizzadelivery.apps.CoreConfig",
     "pizzadelivery.webhooks",
@@ -77,7 +81,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body over MAX_BODY_BYTES is refused before any session or authentication work.
+    "pizzadelivery.infra.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "pizzadelivery.infra.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -115,11 +122,15 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+# DB_CONN_MAX_AGE: how long a connection is kept for the next request (the ASGI entry point
+# sets 0: there every request has a thread of its own, so nothing could reuse it).
+_conn_max_age = os.environ.get("DB_CONN_MAX_AGE")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(_conn_max_age or 60),
+                                              conn_health_checks=True)}
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000  # about 40 MB; the relay checkpoints long before
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Connections persist too: opening one (and its PRAGMAs) per request cost ~10% (make bench).
-    DATABASES["default"]["CONN_MAX_AGE"] = 600
+    DATABASES["default"]["CONN_MAX_AGE"] = int(_conn_max_age or 600)
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at
         # BEGIN so two writers queue instead of failing with "database is locked". The relay
@@ -135,11 +146,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis: mirror, cache, channel layer ----------------------------------------------
-EMBEDDED_REDIS = not os.environ.get("REDIS_URL")
+# REDIS_SENTINELS ("host:port,host:port"): every Redis use follows the master that Sentinel
+# names REDIS_SENTINEL_MASTER (REDIS_URL, if set, then only gives the database number).
+REDIS_SENTINELS = [(host.rsplit(":", 1)[0], int(host.rsplit(":", 1)[1]))
+                   for host in env_list("REDIS_SENTINELS", "")]
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "mymaster")
+EMBEDDED_REDIS = not os.environ.get("REDIS_URL") and not REDIS_SENTINELS
 EMBEDDED_REDIS_SOCKET = default_socket_path(VAR_DIR)
-REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{EMBEDDED_REDIS_SOCKET}"
+REDIS_URL = os.environ.get("REDIS_URL") or ("redis://sentinel/0" if REDIS_SENTINELS else f"unix://{EMBEDDED_REDIS_SOCKET}")
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "pd")
-# Fail fast: a stopped Redis must degrade a request by milliseconds, not hang it.
+# Fail fast: a stopped Redis must degrade a request by milliseconds, not hang it; after one
+# failure the circuit breaker (pizzadelivery/infra/breaker.py) skips Redis until it answers.
 REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5"))
 REDIS_CONNECT_TIMEOUT = float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.25"))
 
@@ -150,8 +167,8 @@ CACHES = {
         "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:cache",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
-            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            # The process's own Redis client: its breaker, and Sentinel when configured.
+            "CONNECTION_FACTORY": "pizzadelivery.infra.cache.GuardedConnectionFactory",
             # The cache is an optimisation: with Redis down every call is a miss.
             "IGNORE_EXCEPTIONS": True,
         },
@@ -164,12 +181,25 @@ CACHES = {
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
+
+def channel_layer_host(redis_url: str) -> str | dict:
+    """The channel layer's Redis: the same logical Redis, through Sentinel when configured."""
+    if not REDIS_SENTINELS:
+        return redis_url
+    path = redis_url.rsplit("/", 1)[-1]
+    return {"sentinels": REDIS_SENTINELS, "master_name": REDIS_SENTINEL_MASTER,
+            "db": int(path) if path.isdigit() else 0,
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+            "sentinel_kwargs": {"socket_timeout": REDIS_SOCKET_TIMEOUT,
+                                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT}}
+
+
 CHANNEL_LAYERS = {
     "default": {
         # Pub/sub layer: measured to hold 1,000+ sockets where RedisChannelLayer with
         # redis-py 8 ran out of connections (see README, performance).
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:chan"},
+        "CONFIG": {"hosts": [channel_layer_host(REDIS_URL)], "prefix": f"{REDIS_KEY_PREFIX}:chan"},
     }
 }
 
@@ -275,6 +305,11 @@ ALERT_UNCONFIRMED_MINUTES = env_int("ALERT_UNCONFIRMED_MINUTES", 5)  # a pizzeri
 TRACKING_LINK_HOURS = env_int("TRACKING_LINK_HOURS", 24)
 CITY_SPEED_KMH = float(os.environ.get("CITY_SPEED_KMH", "22"))
 STATE_CACHE_SECONDS = env_int("STATE_CACHE_SECONDS", 5)
+# An order as a whole: at most this many items (repeated lines add up) and this total, in EUR.
+ORDER_MAX_ITEMS = env_int("ORDER_MAX_ITEMS", 50)
+ORDER_MAX_TOTAL = Decimal(os.environ.get("ORDER_MAX_TOTAL", "500"))
+# Phone numbers without a country code are read as numbers of this region (ISO 3166-1).
+PHONENUMBER_DEFAULT_REGION = os.environ.get("PHONE_REGION", "DE")
 EVENT_STREAM_MAXLEN = env_int("EVENT_STREAM_MAXLEN", 100_000)
 # --- webhooks (pizzadelivery/webhooks; README, "Integrating") ------------------------
 def env_seconds_list(name: str, default: str) -> list[float]:
@@ -325,4 +360,32 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------
+# Every page loads only its own scripts, styles and images: no third party, no inline script
+# or style attribute, no eval (htmx is configured without them, templates/base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # 'self' covers the page's own ws:// and wss:// origin (CSP 3)
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# --- proxies --------------------------------------------------------------------------
+# X-Forwarded-For is believed only from these addresses (comma-separated; default none). The
+# servers apply it: uvicorn gets --forwarded-allow-ips (or --no-proxy-headers), granian's WSGI
+# app is wrapped (pizzadelivery/wsgi.py); see pizzadelivery/infra/servers.py.
+FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", "")
+# Sockets one client (address) may hold open on one server process; past it, refused (4029).
+WS_MAX_SOCKETS_PER_CLIENT = env_int("WS_MAX_SOCKETS_PER_CLIENT", 20)
+# Largest WebSocket frame a client may send (the live pages never read one): uvicorn closes 1009.
+WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 4096)
 SECURE_REFERRER_POLICY = "same-origin"

@@ -26,14 +26,15 @@ class DashboardConsumer(FragmentConsumer):
         if not await database_sync_to_async(may)(user, "pd.view_state"):
             await self.refuse(CLOSE_FORBIDDEN)
             return
-        await self.channel_layer.group_add(GROUP, self.channel_name)
+        if not await self.join(GROUP):
+            return
         self.joined = True
         await self.accept()
         await sync_to_async(socket_count_changed)(SOCKET_KIND, +1)
 
     async def disconnect(self, code: int) -> None:
         if self.joined:
-            await self.channel_layer.group_discard(GROUP, self.channel_name)
+            await self.leave(GROUP)
             await sync_to_async(socket_count_changed)(SOCKET_KIND, -1)
 
     async def dashboard_feed(self, message: dict[str, Any]) -> None:

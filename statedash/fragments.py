@@ -97,7 +97,9 @@ def _status_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
     by_status = state["orders_by_status"]
     peak = max([entry["count"] for entry in by_status.values()] + [1])
     return [{"status": status, "label": short_label(status), "tone": tone(status),
-             "count": by_status[status]["count"], "percent": round(100 * by_status[status]["count"] / peak, 1)}
+             "count": by_status[status]["count"], "percent": round(100 * by_status[status]["count"] / peak, 1),
+             # the bar's width as a class (pct-0 .. pct-100 in app.css): the CSP allows no inline style
+             "width": round(100 * by_status[status]["count"] / peak)}
             for status in OrderStatus.values]
 
 

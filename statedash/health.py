@@ -67,15 +67,18 @@ def channel_layer_health() -> dict[str, Any]:
         return {"status": OK, "backend": backend, "latency_ms": 0.0}
     latencies = []
     for host in hosts:
-        url = host if isinstance(host, str) else host.get("address", "")
-        client = redis.Redis.from_url(url, socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-                                      socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT)
+        # A dict host is the logical Redis through Sentinel (settings.channel_layer_host).
+        url = host if isinstance(host, str) else host.get("address", settings.REDIS_URL)
+        shared = url == settings.REDIS_URL  # the process's own client, behind its breaker
+        client = get_redis() if shared else redis.Redis.from_url(
+            url, socket_timeout=settings.REDIS_SOCKET_TIMEOUT, socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT)
         try:
             latencies.append(_timed(client.ping))
         except REDIS_ERRORS:
             return {"status": DOWN, "backend": backend, "latency_ms": None}
         finally:
-            client.close()
+            if not shared:
+                client.close()
     return {"status": OK, "backend": backend, "latency_ms": max(latencies)}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -115,6 +116,17 @@ def _database_url_for_subprocess() -> str:
     return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
 
 
+@contextmanager
+def override_from_env(env: dict[str, str]) -> Iterator[None]:
+    """Settings the server launchers read, as a server started with ``env`` would have them."""
+    from django.test import override_settings
+
+    forwarded = [ip.strip() for ip in env.get("FORWARDED_ALLOW_IPS", "").split(",") if ip.strip()]
+    frame = int(env.get("WS_MAX_FRAME_BYTES") or settings.WS_MAX_FRAME_BYTES)
+    with override_settings(FORWARDED_ALLOW_IPS=forwarded, WS_MAX_FRAME_BYTES=frame):
+        yield
+
+
 def _free_port() -> int:
     import socket
 
@@ -146,17 +158,18 @@ class LiveServer:
 
     def start(self) -> "LiveServer":
         import subprocess
-        import sys
         import time
         import urllib.request
 
-        if self.wsgi:
-            command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port",
-                       str(self.port), "--workers", "2", "--blocking-threads", "2", "--no-ws", "--log-level",
-                       "warning", "pizzadelivery.wsgi:application"]
-        else:
-            command = [sys.executable, "-m", "uvicorn", "pizzadelivery.asgi:application", "--host", "127.0.0.1",
-                       "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
+        from pizzadelivery.infra.servers import granian_command, uvicorn_command
+
+        # The options production uses (frame cap, forwarded headers), read from this server's
+        # environment as the product's own launcher would.
+        with override_from_env(self.env()):
+            if self.wsgi:
+                command = granian_command("127.0.0.1", self.port, "--log-level", "warning")
+            else:
+                command = uvicorn_command("127.0.0.1", self.port, "--no-access-log", "--log-level", "warning")
         self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=self.env())
         deadline = time.monotonic() + 30
         while True:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pizzadelivery import policy
+from pizzadelivery.infra.caching import personal_api
 from pizzadelivery.infra.errors import ApiError, ErrorOut
 from pizzadelivery.infra.docs import roles
 from pizzadelivery.infra.fields import IsoDateTimeField, parse_order_id
@@ -91,6 +92,7 @@ class NotDispatchedOut(ErrorOut):
                                      help_text="With `order_not_dispatched` only: where the order is.")
 
 
+@personal_api
 class OrderDeliveryApi(APIView):
     permission_classes = [AllowAny]  # decided per order by pizzadelivery.policy
 

@@ -45,15 +45,16 @@ class TrackerConsumer(FragmentConsumer):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         # Join before accepting: once the browser sees the socket open, no push can slip by.
+        if not await self.join(tracker_group(order_id)):
+            return
         self.group = tracker_group(order_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await sync_to_async(socket_count_changed)(SOCKET_KIND, +1)
         self.counted = True
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.leave(self.group)
         if self.counted:
             await sync_to_async(socket_count_changed)(SOCKET_KIND, -1)
 

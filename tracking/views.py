@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+
+from pizzadelivery.infra.caching import personal
 from django.views.decorators.http import require_GET
 
 from pizzadelivery.policy import link_expired
@@ -30,6 +32,7 @@ def _refused(request: HttpRequest, snapshot: TrackerSnapshot | None) -> HttpResp
     return None
 
 
+@personal
 @never_cache
 @require_GET
 def tracker(request: HttpRequest, token: str) -> HttpResponse:
@@ -43,6 +46,7 @@ def tracker(request: HttpRequest, token: str) -> HttpResponse:
     })
 
 
+@personal
 @never_cache
 @require_GET
 def tracker_live(request: HttpRequest, token: str) -> HttpResponse:

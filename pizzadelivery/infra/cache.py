@@ -11,7 +11,22 @@ from typing import Any
 from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django_redis.exceptions import ConnectionInterrupted
+from django_redis.pool import ConnectionFactory
+from redis import Redis
 from redis.exceptions import RedisError
+
+from pizzadelivery.infra.redis import get_raw_redis
+
+
+class GuardedConnectionFactory(ConnectionFactory):
+    """django-redis on the process's own Redis client: the same breaker, and Sentinel when
+    configured (the cache's LOCATION is then only a name)."""
+
+    def connect(self, url: str) -> Redis:
+        return get_raw_redis()
+
+    def disconnect(self, connection: Redis) -> None:
+        pass  # shared with the rest of the process
 
 
 class FailoverCache(BaseCache):

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 _UNIX_PATH_MAX = 100
 
@@ -51,7 +53,14 @@ class RedisServer:
 
     def ping(self) -> bool:
         try:
-            return bool(redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=0.5).ping())
+            # No redis-py retries: a refused connection must answer False at once, not after
+            # seconds of backoff (it is asked in a loop while the server starts).
+            client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=0.5,
+                                 socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
         except (redis.RedisError, OSError):
             return False
 

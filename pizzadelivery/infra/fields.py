@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 import re
 import uuid
 
@@ -67,3 +68,29 @@ class IsoDateTimeField(serializers.DateTimeField):
         if value is None or isinstance(value, str):
             return value
         return value.isoformat()  # type: ignore[attr-defined]
+
+
+# --- people's names ---------------------------------------------------------------------------
+# Invisible characters (Unicode "format" characters: zero-width spaces and joiners, direction
+# marks, the BOM) carry nothing a driver could read out; a name made of them alone is empty.
+
+def clean_person_name(raw: str) -> str:
+    """The name with invisible characters dropped and whitespace collapsed; ValueError when
+    nothing readable is left (it needs a letter)."""
+    # Format characters only: control characters (NUL...) are left for the field's own refusal.
+    visible = "".join(char for char in raw if unicodedata.category(char) != "Cf")
+    name = " ".join(visible.split())
+    if not any(unicodedata.category(char).startswith("L") for char in name):
+        raise ValueError("A name needs letters.")
+    return name
+
+
+class PersonNameField(serializers.CharField):
+    """A person's name: visible, with at least one letter."""
+
+    def to_internal_value(self, data: object) -> str:
+        value = super().to_internal_value(data)
+        try:
+            return clean_person_name(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None

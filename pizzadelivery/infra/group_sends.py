@@ -18,10 +18,14 @@ from typing import Any
 import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from pizzadelivery.infra.redis import get_redis
+from pizzadelivery.infra.redis import breaker, get_redis
 
-SEND_TIMEOUT_SECONDS = 5.0  # a Redis that does not answer must not hold a request longer
+# A Redis that does not answer must not hold a request longer (the layer's async client has no
+# socket timeout of its own); a send that times out opens the process's Redis breaker.
+SEND_TIMEOUT_SECONDS = 1.0
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
@@ -48,15 +52,21 @@ async def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
 
 def group_send_all(messages: Iterable[tuple[str, dict[str, Any]]]) -> None:
     """Send each ``(group, message)`` in order; returns once all are sent. Raises what the
-    layer raises, or ``TimeoutError`` after ``SEND_TIMEOUT_SECONDS``."""
+    layer raises, ``TimeoutError`` after ``SEND_TIMEOUT_SECONDS``, or ``CircuitOpen`` while the
+    Redis breaker is open."""
     messages = list(messages)
     if not messages:
         return
+    breaker.check()  # Redis failed a moment ago: no send waits for it
     future = asyncio.run_coroutine_threadsafe(_send_all(messages), _event_loop())
     try:
         future.result(SEND_TIMEOUT_SECONDS)
-    except TimeoutError:
+    except TimeoutError as exc:
         future.cancel()
+        breaker.failure(exc)
+        raise
+    except (ConnectionError, OSError, RedisConnectionError, RedisTimeoutError) as exc:
+        breaker.failure(exc)
         raise
 
 
@@ -77,7 +87,8 @@ def watched_groups(groups: Iterable[str]) -> set[str]:
     channels = {_group_channel(group): group for group in groups}
     watched: set[str] = set()
     for host in layer.get("CONFIG", {}).get("hosts", []):
-        url = host if isinstance(host, str) else host.get("address", "")
+        # A dict host is the logical Redis through Sentinel (settings.channel_layer_host).
+        url = host if isinstance(host, str) else host.get("address", settings.REDIS_URL)
         client = get_redis() if url == settings.REDIS_URL else redis.Redis.from_url(
             url, socket_timeout=settings.REDIS_SOCKET_TIMEOUT, socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT)
         watched.update(channels[name if isinstance(name, str) else name.decode()]

@@ -5,18 +5,48 @@ handshake refusal would look like a network error, 1006, and htmx would retry fo
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 from urllib.parse import urlparse
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from channels.security.websocket import OriginValidator
+from channels.utils import await_many_dispatch
 from django.conf import settings
+
+from pizzadelivery.infra.redis import REDIS_ERRORS, CircuitOpen, breaker
 
 CLOSE_FORBIDDEN = 4003  # a foreign origin, or a caller whose role may not open this socket
 CLOSE_FORBIDDEN_ORIGIN = CLOSE_FORBIDDEN
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_NOT_FOUND = 4004
+CLOSE_TOO_MANY = 4029  # this client holds WS_MAX_SOCKETS_PER_CLIENT sockets already
+# The channel layer (Redis) cannot take the socket now: "try again later", a code the htmx ws
+# extension retries with backoff (the tracker polls meanwhile), where a failed handshake would
+# have been an HTTP 500.
+CLOSE_TRY_AGAIN = 1013
+# A subscription that takes longer than this is a Redis that does not answer.
+LAYER_TIMEOUT_SECONDS = 1.0
+LAYER_ERRORS = (*REDIS_ERRORS, asyncio.TimeoutError, TimeoutError)
+
+# Open sockets per client address in this process (one event loop: no lock needed).
+_sockets_by_client: dict[str, int] = {}
+
+
+async def _guarded(call: Any, *args: Any) -> Any:
+    """``await call(*args)``, a channel-layer call, behind the process's Redis breaker and with a
+    timeout."""
+    breaker.check()
+    try:
+        return await asyncio.wait_for(call(*args), LAYER_TIMEOUT_SECONDS)
+    except LAYER_ERRORS as exc:
+        if not isinstance(exc, CircuitOpen):
+            breaker.failure(exc)
+        raise
 
 
 class FragmentConsumer(AsyncWebsocketConsumer):
@@ -26,6 +56,71 @@ class FragmentConsumer(AsyncWebsocketConsumer):
     it grows with the sockets of a process (one hop per socket per push)."""
 
     direct_messages: frozenset[str] = frozenset()
+    client_address: str | None = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Channels' consumer loop, with the layer's subscription guarded: with Redis down or
+        stalled the handshake is answered (accepted, closed 1013) instead of raising (a 500)."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        try:
+            self.channel_name = await _guarded(self.channel_layer.new_channel)
+        except LAYER_ERRORS:
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+            return
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        try:
+            await await_many_dispatch([receive, self.channel_receive], self.dispatch)
+        except StopConsumer:
+            pass
+        finally:  # however the socket ends (closed, refused, cancelled), its client has one fewer
+            self._release_client()
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        address = (self.scope.get("client") or ("?",))[0]
+        if _sockets_by_client.get(address, 0) >= settings.WS_MAX_SOCKETS_PER_CLIENT:
+            await self.refuse(CLOSE_TOO_MANY)
+            return
+        _sockets_by_client[address] = _sockets_by_client.get(address, 0) + 1
+        self.client_address = address
+        await super().websocket_connect(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self._release_client()
+        await super().websocket_disconnect(message)
+
+    def _release_client(self) -> None:
+        if self.client_address is not None:
+            left = _sockets_by_client.get(self.client_address, 1) - 1
+            if left > 0:
+                _sockets_by_client[self.client_address] = left
+            else:
+                _sockets_by_client.pop(self.client_address, None)
+            self.client_address = None
+
+    async def join(self, group: str) -> bool:
+        """Join ``group`` on the channel layer; False (and the socket closed 1013, to be retried)
+        when Redis cannot take it now."""
+        try:
+            await _guarded(self.channel_layer.group_add, group, self.channel_name)
+        except LAYER_ERRORS:
+            await self.refuse(CLOSE_TRY_AGAIN)
+            return False
+        return True
+
+    async def leave(self, group: str) -> None:
+        try:
+            await _guarded(self.channel_layer.group_discard, group, self.channel_name)
+        except LAYER_ERRORS:
+            pass  # the subscription goes with the connection anyway
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Live pages never read what a client sends (the server caps frames at
+        WS_MAX_FRAME_BYTES): ignored."""
 
     async def refuse(self, code: int) -> None:
         """Accept, then close with a 4xxx code: the browser sees why, and htmx's ws extension

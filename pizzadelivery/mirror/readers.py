@@ -35,8 +35,9 @@ def order_document_get(order_id: uuid.UUID) -> tuple[OrderDocument | None, str]:
             pipe.exists(keys.ready())
             pipe.hget(keys.order(order_id), keys.DOC)
             ready, raw = pipe.execute()
-        if ready:
-            return (json.loads(raw) if raw else None), "redis"
+        if ready and raw:
+            return json.loads(raw), "redis"
+        # Not in the mirror is not "no such order": its batch may still wait in the outbox.
     except REDIS_ERRORS as exc:
         logger.debug("mirror unavailable, reading the database: %s", exc)
     order = order_queryset().filter(pk=order_id).first()
@@ -69,9 +70,9 @@ def order_and_driver_documents_get(
         # EVALSHA on this client (a Redis that lost the script is sent it again).
         ready, order_raw, driver_raw = _order_and_driver_script(
             keys=[keys.ready(), keys.order(order_id)], args=[keys.driver(""), keys.DOC], client=client)
-        if ready:
-            if not order_raw:
-                return None, None, "redis"
+        # A miss falls through to the database: the order's batch may still wait in the outbox
+        # (left to the relay behind a backlog), and a customer who just got 201 must see it.
+        if ready and order_raw:
             order_doc = json.loads(order_raw)
             if driver_raw or not order_doc.get("driver_id"):
                 return order_doc, (json.loads(driver_raw) if driver_raw else None), "redis"

@@ -1,14 +1,12 @@
 """Storefront forms: cart lines and checkout. Forms validate input; they never save."""
 from __future__ import annotations
 
-import re
-
 from django import forms
+from phonenumber_field.formfields import PhoneNumberField
 
 from pizzadelivery.geocoding import DISTRICTS, Place, geocoder
+from pizzadelivery.infra.fields import clean_person_name
 from pizzadelivery.services import MAX_QUANTITY
-
-PHONE_CHARS = re.compile(r"^\+?[\d\s()/.-]+$")
 
 
 class CartLineForm(forms.Form):
@@ -19,9 +17,11 @@ class CartLineForm(forms.Form):
 class CheckoutForm(forms.Form):
     name = forms.CharField(label="Your name", max_length=120,
                            widget=forms.TextInput(attrs={"autocomplete": "name", "placeholder": "Ada Lovelace"}))
-    phone = forms.CharField(label="Phone", max_length=32, help_text="Your driver calls if they can't find you.",
-                            widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel",
-                                                          "placeholder": "+49 30 1234567"}))
+    # phonenumbers parses it (a national number in settings.PHONENUMBER_DEFAULT_REGION).
+    phone = PhoneNumberField(label="Phone", max_length=32, help_text="Your driver calls if they can't find you.",
+                             error_messages={"invalid": "Enter a phone number, e.g. +49 30 1234567."},
+                             widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel",
+                                                           "placeholder": "+49 30 1234567"}))
     address = forms.CharField(label="Street and house number", max_length=200,
                               widget=forms.TextInput(attrs={"autocomplete": "street-address",
                                                             "placeholder": "Torstraße 1"}))
@@ -31,17 +31,17 @@ class CheckoutForm(forms.Form):
                             widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Floor, door bell, courtyard…"}))
 
     def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
+        try:
+            name = clean_person_name(self.cleaned_data["name"])
+        except ValueError:
+            name = ""
         if len(name) < 2:
             raise forms.ValidationError("Tell us who the pizza is for.")
         return name
 
     def clean_phone(self) -> str:
-        phone = " ".join(self.cleaned_data["phone"].split())
-        digits = sum(char.isdigit() for char in phone)
-        if not PHONE_CHARS.match(phone) or not 6 <= digits <= 15:
-            raise forms.ValidationError("Enter a phone number, e.g. +49 30 1234567.")
-        return phone
+        """E.164: whatever digits and spacing were typed, one spelling is stored."""
+        return self.cleaned_data["phone"].as_e164
 
     def clean_address(self) -> str:
         address = " ".join(self.cleaned_data["address"].split())

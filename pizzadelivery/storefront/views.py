@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from events.services import correlation_scope
 from pizzadelivery import eta, services
+from pizzadelivery.infra.caching import personal
 from pizzadelivery.infra.errors import DomainError
 from pizzadelivery.infra.ratelimits import RateLimited, enforce
 from pizzadelivery.models import MenuItem, Restaurant
@@ -121,6 +122,7 @@ def cart_update(request: HttpRequest, slug: str) -> HttpResponse:
     return _change_cart(request, slug, replace=True)
 
 
+@personal
 @require_POST
 def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     restaurant = get_object_or_404(Restaurant, slug=slug)
@@ -160,6 +162,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
+@personal
 @require_GET
 def order_confirmed(request: HttpRequest, token: str) -> HttpResponse:
     order_id = order_id_from_token(token)

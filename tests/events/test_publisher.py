@@ -235,3 +235,75 @@ def test_contention_on_one_batch_still_marks_and_fans_out_the_batches_before_it(
     assert fanned_out == [first_batch.id, second_batch.id]
     assert _stream_seqs() == _db_seqs(batch_id__in=[first_batch.id, second_batch.id])
     assert mirror_differences() == []
+
+
+# --- the mirror belongs to one database -------------------------------------------------------
+
+def test_a_redis_left_from_another_database_is_rebuilt_not_skipped(own_redis) -> None:
+    from django.core.management import call_command
+
+    for _ in range(3):
+        factories.order_at("confirmed")
+    rebuild_projections()
+    # The product now points at a new, empty database; Redis still holds the old projection.
+    call_command("flush", interactive=False, verbosity=0)
+    fresh = factories.order()  # its event numbers start again at 1, below the stream's last
+    assert get_redis().hget(keys.order(fresh.id), "status") is None  # never published onto it
+    relay_once()
+    assert get_redis().hget(keys.order(fresh.id), "status") == "placed"
+    assert mirror_differences() == []
+    assert _stream_seqs() == _db_seqs()  # the old database's events are gone from the stream
+
+
+def test_a_database_restored_behind_redis_is_rebuilt_not_skipped(own_redis) -> None:
+    from events.models import Sequence
+
+    order = factories.order()
+    rebuild_projections()
+    services.order_transition(order_id=order.id, to="confirmed")
+    # Restore the backup taken before the confirmation: the database forgets the last batch.
+    last = Batch.objects.latest("id")
+    last_id, first_seq = last.id, last.events.order_by("seq").first().seq
+    Event.objects.filter(batch=last).delete()
+    last.delete()
+    Sequence.objects.filter(pk="events").update(last_batch=last_id - 1, last_event=first_seq - 1)
+    from pizzadelivery.models import Order
+    Order.objects.filter(pk=order.id).update(status="placed", kitchen_status="placed", confirmed_at=None)
+    # The next change gets the numbers Redis already holds for another event.
+    services.order_transition(order_id=order.id, to="cancelled", reason="changed my mind")
+    assert get_redis().hget(keys.order(order.id), "status") != "cancelled"  # refused, not skipped
+    relay_once()
+    assert get_redis().hget(keys.order(order.id), "status") == "cancelled"
+    assert mirror_differences() == []
+    assert _stream_seqs()[-1] == _db_seqs()[-1]
+    entry = get_redis().xrange(stream_key(), f"{_db_seqs()[-1]}-0", "+")[0][1]
+    assert entry["type"] == "order.cancelled"
+
+
+def test_batches_a_promoted_replica_never_received_are_published_again(own_redis) -> None:
+    """A replica promoted before the last batch reached it: the database says published, the
+    new primary lacks it. The relay sends it again, once."""
+    from events.publisher import source_key
+
+    client = get_redis()
+    order = factories.order()
+    rebuild_projections()
+    services.order_transition(order_id=order.id, to="confirmed")
+    replica = {"stream": client.xrange(stream_key()), "source": client.hgetall(source_key()),
+               "order": client.hgetall(keys.order(order.id)),
+               "confirmed": client.zrange(keys.orders_with_status("confirmed"), 0, -1, withscores=True)}
+    services.order_transition(order_id=order.id, to="preparing")
+    lost = Batch.objects.latest("id")
+    # The new primary: what the replica had, nothing of the last batch.
+    client.delete(stream_key(), source_key(), keys.order(order.id), keys.orders_with_status("preparing"))
+    for entry_id, fields in replica["stream"]:
+        client.xadd(stream_key(), fields, id=entry_id)
+    client.hset(source_key(), mapping=replica["source"])
+    client.hset(keys.order(order.id), mapping=replica["order"])
+    client.zadd(keys.orders_with_status("confirmed"), dict(replica["confirmed"]))
+    assert Batch.objects.get(pk=lost.id).published_at is not None
+    assert mirror_differences() != []
+    relay_once()
+    assert _stream_seqs() == _db_seqs()  # the lost batch is back, once
+    assert client.hget(keys.order(order.id), "status") == "preparing"
+    assert mirror_differences() == []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -339,3 +340,89 @@ def test_reassign_through_the_api_must_be_asked_for(transactional_db, mirror) ->
     assert moved.status_code == 200 and moved.json()["driver_id"] == second.id
     assert_error(factories.token_client(factories.driver_user(first)).post(
         path, {"to": "dispatched", "driver_id": first.id, "reassign": True}, format="json"), 403, "forbidden")
+
+
+# --- input the domain refuses -----------------------------------------------------------------
+
+HOSTILE_PHONES = ["-----", "(((((", "0" * 31, "+49 151 1", "+49\u200b30\u200b", "call me"]
+
+
+@pytest.mark.parametrize("phone", HOSTILE_PHONES)
+def test_an_order_with_no_real_phone_number_is_refused(api, shop, phone: str) -> None:
+    restaurant, item = shop
+    body = order_body(restaurant, item, customer={"name": "Ada Lovelace", "phone": phone})
+    assert_error(api.post("/api/orders", body, format="json"), 400, "invalid_input")
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["+49 30 1234567", "030 1234567", "+４９ ３０ １２３４５６７",
+                                   "\u0660\u0663\u0660 \u0661\u0662\u0663\u0664\u0665\u0666\u0667"])
+def test_phone_numbers_are_stored_in_one_spelling(api, shop, typed: str) -> None:
+    """National numbers are read in settings.PHONENUMBER_DEFAULT_REGION; full-width and
+    Arabic-Indic digits are the same digits to phonenumbers, and never stored as typed."""
+    restaurant, item = shop
+    response = api.post("/api/orders", order_body(restaurant, item, customer={"name": "Ada", "phone": typed}),
+                        format="json")
+    assert response.status_code == 201, response.content
+    assert Order.objects.get(pk=response.json()["id"]).customer.phone == "+49301234567"
+
+
+@pytest.mark.parametrize("name", ["\u200b\u200b\u200b", "\u200b \ufeff \u200d", "  ", "123", "\u202e\u202d"])
+def test_a_name_with_nothing_readable_is_refused(api, shop, name: str) -> None:
+    restaurant, item = shop
+    body = order_body(restaurant, item, customer={"name": name, "phone": "+49 30 1234567"})
+    assert_error(api.post("/api/orders", body, format="json"), 400, "invalid_input")
+    assert not Order.objects.exists()
+
+
+def test_invisible_characters_are_dropped_from_a_name(api, shop) -> None:
+    restaurant, item = shop
+    body = order_body(restaurant, item, customer={"name": "A\u200bda  Love\u2060lace", "phone": "+49 30 1234567"})
+    response = api.post("/api/orders", body, format="json")
+    assert response.status_code == 201, response.content
+    assert Order.objects.get(pk=response.json()["id"]).customer.name == "Ada Lovelace"
+
+
+def test_an_order_is_capped_as_a_whole(api, shop, settings) -> None:
+    """30 lines of the same pizza at quantity 50 were 1,500 pizzas and 19,500 EUR."""
+    restaurant, item = shop
+    huge = order_body(restaurant, item, items=[{"menu_item": item.id, "quantity": 50}] * 30)
+    assert_error(api.post("/api/orders", huge, format="json"), 400, "order_too_large")
+    split = order_body(restaurant, item, items=[{"menu_item": item.id, "quantity": 20}] * 3)  # merged: 60 > 50
+    assert_error(api.post("/api/orders", split, format="json"), 400, "order_too_large")
+    settings.ORDER_MAX_TOTAL = Decimal("100")
+    costly = order_body(restaurant, item, items=[{"menu_item": item.id, "quantity": 12}])  # 106.80 EUR
+    assert_error(api.post("/api/orders", costly, format="json"), 400, "order_too_large")
+    assert not Order.objects.exists()
+
+
+def test_repeated_lines_are_merged(api, shop) -> None:
+    restaurant, item = shop
+    other = factories.menu_item(restaurant, name="Diavola", price="10.00")
+    body = order_body(restaurant, item, items=[{"menu_item": item.id, "quantity": 2},
+                                               {"menu_item": other.id, "quantity": 1},
+                                               {"menu_item": item.id, "quantity": 3}])
+    response = api.post("/api/orders", body, format="json")
+    assert response.status_code == 201, response.content
+    assert [(line["menu_item"], line["quantity"]) for line in response.json()["items"]] == [(item.id, 5), (other.id, 1)]
+    assert response.json()["total"] == "54.50"
+
+
+def test_personal_responses_are_never_stored_by_a_cache(api, anon, shop) -> None:
+    restaurant, item = shop
+    created = api.post("/api/orders", order_body(restaurant, item), format="json")
+    order_id = created.json()["id"]
+    token = tracking_token_for(order_id)
+    responses = {
+        "create": created,
+        "list": api.get("/api/orders"),
+        "detail": api.get(f"/api/orders/{order_id}"),
+        "detail by link": anon.get(f"/api/orders/{order_id}", {"token": token}),
+        "delivery (not dispatched: 400)": anon.get(f"/api/orders/{order_id}/delivery", {"token": token}),
+        "transition": api.post(f"/api/orders/{order_id}/transition", {"to": "confirmed"}, format="json"),
+    }
+    for what, response in responses.items():
+        directives = {part.strip() for part in response.get("Cache-Control", "").split(",")}
+        assert {"private", "no-store"} <= directives, (what, response.get("Cache-Control"))
+    public = anon.get("/api/restaurants")
+    assert "no-store" not in public.get("Cache-Control", "")

@@ -52,10 +52,10 @@ def test_the_tracker_follows_the_pizza_without_a_reload(live, page, mirror, staf
 
     # The driver is sent the long way round: the ETA moves by minutes, the pin moves.
     eta_before = eta.inner_text()
-    pin_before = page.get_attribute("#trk-driver-pin", "style")
+    pin_before = page.get_attribute("#trk-driver-pin", "transform")
     call_api(live.url, f"/api/drivers/{driver.id}/location", {"lat": 52.49, "lng": 13.37}, api_key)
     expect(eta).not_to_have_text(eta_before)
-    assert page.get_attribute("#trk-driver-pin", "style") != pin_before
+    assert page.get_attribute("#trk-driver-pin", "transform") != pin_before
     expect(page.locator("#trk-map polyline.trk-route--todo")).to_have_count(1)
 
     # Picked up: the stepper moves on.
@@ -199,3 +199,29 @@ def test_readable_on_a_phone(live, browser, mirror):
             assert box is not None and box["width"] <= 375
     finally:
         context.close()
+
+
+def test_opened_while_redis_is_down_the_tracker_polls_then_goes_live(page, own_redis, transactional_db, staff):
+    """The socket's handshake finds no channel layer: closed 1013 (it used to be an HTTP 500),
+    which the page retries while it polls; once Redis is back the socket opens and pushes."""
+    from events.publisher import rebuild_projections
+    from events.relay import relay_once
+
+    rebuild_projections()
+    order, _driver = ready_then_dispatched()
+    server = LiveServer(extra_env={"REDIS_URL": own_redis.url}).start()
+    closes: list[int] = []
+    page.on("websocket", lambda socket: socket.on("close", lambda ws: closes.append(1)))
+    try:
+        own_redis.stop()
+        page.goto(f"{server.url}/track/{token(order)}/")
+        conn = page.locator("#trk-conn")
+        expect(conn).to_have_attribute("data-state", "polling", timeout=20_000)
+        advance(order, "out_for_delivery")  # committed; Redis is down, the poll finds it
+        expect(current_step(page)).to_have_attribute("data-step", "out_for_delivery", timeout=10_000)
+        assert closes, "the socket was never answered"
+        own_redis.start()
+        relay_once()
+        expect(conn).to_have_attribute("data-state", "connected", timeout=40_000)  # the retries reach it
+    finally:
+        server.stop()

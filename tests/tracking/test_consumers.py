@@ -147,3 +147,28 @@ async def test_older_batches_than_already_sent_are_dropped(dispatched):
     assert await communicator.receive_from(timeout=3) == "eleven"
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
+
+
+async def test_with_redis_down_the_handshake_is_refused_1013_not_500(dispatched, own_redis):
+    """The channel layer cannot subscribe: the socket is accepted and closed "try again later",
+    which the htmx ws extension retries (the tracker polls meanwhile), instead of a failed
+    handshake (HTTP 500)."""
+    order, _driver = dispatched
+    await sync_to_async(own_redis.stop)()
+    assert await refused_with(f"/ws/track/{token(order)}/") == 1013
+    assert await refused_with(f"/ws/track/{token(order)}/") == 1013  # also with the breaker open
+
+
+async def test_sockets_per_client_are_capped(dispatched, settings):
+    settings.WS_MAX_SOCKETS_PER_CLIENT = 3
+    order, _driver = dispatched
+    held = [socket(f"/ws/track/{token(order)}/") for _ in range(3)]
+    for communicator in held:
+        assert (await communicator.connect())[0]
+    assert await refused_with(f"/ws/track/{token(order)}/") == 4029
+    await held[0].disconnect(timeout=10)
+    again = socket(f"/ws/track/{token(order)}/")
+    assert (await again.connect())[0]
+    assert await again.receive_nothing(timeout=0.3), await again.receive_output()  # room again
+    for communicator in [*held[1:], again]:
+        await communicator.disconnect()

@@ -13,6 +13,12 @@ from django.core.management.base import BaseCommand
 
 from events.publisher import rebuild_projections
 from pizzadelivery.infra.embedded_redis import ensure_embedded_redis
+from pizzadelivery.infra.servers import uvicorn_command
+
+# How often the supervisor looks at its processes, and how many restarts of the embedded Redis
+# in a row (each within a minute of the previous) it tries before giving up.
+WATCH_SECONDS = 0.5
+MAX_QUICK_REDIS_RESTARTS = 5
 
 
 class Command(BaseCommand):
@@ -52,8 +58,8 @@ class Command(BaseCommand):
             env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
             manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
             children.append(subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "pizzadelivery.asgi:application", "--host", host,
-                 "--port", port, "--no-access-log", "--log-level", "warning"], env=env, cwd=settings.BASE_DIR))
+                uvicorn_command(host, port, "--no-access-log", "--log-level", "warning"), env=env,
+                cwd=settings.BASE_DIR))
             children.append(subprocess.Popen([*manage, "run_relay"], env=env))
             children.append(subprocess.Popen([*manage, "run_webhooks"], env=env))
             if os.environ.get("SIMULATE", "1") != "0":
@@ -70,10 +76,24 @@ class Command(BaseCommand):
                 f"  simulator    {'off (SIMULATE=0)' if os.environ.get('SIMULATE') == '0' else 'on'}\n"
                 f"  webhooks     sender on{' (private targets allowed)' if settings.WEBHOOK_ALLOW_PRIVATE else ''}\n"
                 f"Ctrl-C stops everything.\n"))
+            quick_restarts, last_restart = 0, 0.0
             while all(child.poll() is None for child in children):
-                time.sleep(0.5)
+                time.sleep(WATCH_SECONDS)
+                if redis_server is not None and redis_server.process is not None \
+                        and redis_server.process.poll() is not None:
+                    code = redis_server.process.returncode
+                    quick_restarts = quick_restarts + 1 if time.monotonic() - last_restart < 60 else 1
+                    if quick_restarts > MAX_QUICK_REDIS_RESTARTS:
+                        self.stderr.write(f"the embedded Redis keeps dying (exit code {code}): giving up")
+                        break
+                    self.stderr.write(f"the embedded Redis stopped (exit code {code}): restarting it")
+                    redis_server.start()
+                    last_restart = time.monotonic()
+                    # It comes back empty: the relay rebuilds the mirror and publishes the outbox.
+                    self.stderr.write(f"the embedded Redis is back on {redis_server.url}; the relay rebuilds the mirror")
             failed = [c.args for c in children if c.poll() is not None]
-            self.stderr.write(f"a process stopped unexpectedly: {failed}")
+            if failed:
+                self.stderr.write(f"a process stopped unexpectedly: {failed}")
         except KeyboardInterrupt:
             pass
         finally:

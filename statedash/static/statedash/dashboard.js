@@ -62,6 +62,11 @@
     }
   });
   document.addEventListener("htmx:wsAfterMessage", function () { tidyFeed(); tick(); });
+  // A batch's detail closes here, not in an hx-on attribute: the page's CSP allows no eval.
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest(".batch-close");
+    if (close) close.closest("#batch-detail").innerHTML = "";
+  });
   document.addEventListener("htmx:afterRequest", function (event) {
     var poll = document.getElementById("dash-poll");
     if (!poll || event.detail.elt !== poll) return;

@@ -57,10 +57,11 @@ def test_a_shift_a_job_a_tracked_ride_and_the_pin(live, browser, mirror) -> None
         _api(live, dispatcher_token, f"/api/orders/{order.id}/transition", {"to": "dispatched", "driver_id": driver.id})
         expect(app.get_by_role("heading", name="Pick up at Forno Phone")).to_be_visible()  # by itself
         expect(app.get_by_role("button", name="Picked up")).to_be_disabled()  # still in the oven
-        pin_before = tracker.get_attribute("#trk-driver-pin", "style")
+        pin_before = tracker.get_attribute("#trk-driver-pin", "transform")
 
         phone.set_geolocation(NEARER)  # the phone moves: the customer sees it within seconds
-        expect(tracker.locator("#trk-driver-pin")).not_to_have_attribute("style", pin_before or "", timeout=15_000)
+        assert pin_before
+        expect(tracker.locator("#trk-driver-pin")).not_to_have_attribute("transform", pin_before, timeout=15_000)
         moved = Driver.objects.get(pk=driver.id)
         assert (round(float(moved.lat), 4), round(float(moved.lng), 4)) == (52.5212, 13.4052)
 

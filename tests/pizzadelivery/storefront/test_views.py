@@ -154,7 +154,7 @@ def test_checkout_creates_the_order_through_the_service(client: Client, shop: Re
     assert order.total == Decimal("26.50")
     assert [(i.name, i.size, i.quantity, i.unit_price) for i in order.items.order_by("name")] == [
         ("Margherita", "M", 2, Decimal("10.50")), ("Tiramisù", "-", 1, Decimal("5.50"))]
-    assert (order.customer.name, order.customer.phone) == ("Grace Hopper", "+49 30 555 0199")
+    assert (order.customer.name, order.customer.phone) == ("Grace Hopper", "+49305550199")  # E.164
     assert order.delivery_address == "Lychener Straße 12, Prenzlauer Berg"
     lat, lng = geocoding.locate(geocoding.DISTRICTS_BY_SLUG["prenzlauer-berg"], "Lychener Straße 12")
     assert (float(order.delivery_lat), float(order.delivery_lng)) == (lat, lng)
@@ -321,3 +321,49 @@ def test_views_accept_only_their_methods(client: Client, shop: Restaurant) -> No
     assert client.post("/").status_code == 405
     assert client.get(reverse("cart-add", args=[shop.slug])).status_code == 405
     assert client.get(reverse("checkout", args=[shop.slug])).status_code == 405
+
+
+# --- input the checkout refuses ---------------------------------------------------------------
+
+@pytest.mark.parametrize("phone", ["-----", "(((((", "0" * 31, "+49 151 1"])
+def test_checkout_refuses_what_is_no_phone_number(client: Client, shop: Restaurant, phone: str) -> None:
+    add(client, shop, item(shop, "Margherita", "S"))
+    response = client.post(reverse("checkout", args=[shop.slug]), {**CUSTOMER, "phone": phone}, **HTMX)
+    assert response.status_code == 422
+    assert "Enter a phone number" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["\u200b\u200b\u200b\u200b", "\u200b \u200c \u200d \ufeff"])
+def test_checkout_refuses_a_name_of_invisible_characters(client: Client, shop: Restaurant, name: str) -> None:
+    add(client, shop, item(shop, "Margherita", "S"))
+    response = client.post(reverse("checkout", args=[shop.slug]), {**CUSTOMER, "name": name}, **HTMX)
+    assert response.status_code == 422
+    assert "Tell us who the pizza is for." in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_checkout_stores_full_width_digits_as_a_plain_number(client: Client, shop: Restaurant) -> None:
+    add(client, shop, item(shop, "Margherita", "S"))
+    response = client.post(reverse("checkout", args=[shop.slug]), {**CUSTOMER, "phone": "０３０ ５５５ ０１９９"})
+    assert response.status_code == 302, response.content
+    assert Order.objects.get().customer.phone == "+49305550199"
+
+
+def test_checkout_is_capped_as_a_whole(client: Client, shop: Restaurant, settings) -> None:
+    settings.ORDER_MAX_ITEMS = 3
+    for _ in range(4):
+        add(client, shop, item(shop, "Tiramisù", "-"))
+    response = client.post(reverse("checkout", args=[shop.slug]), CUSTOMER, **HTMX)
+    assert response.status_code == 422
+    assert "At most 3 items per order" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_confirmation_and_checkout_are_never_cached(client: Client, shop: Restaurant) -> None:
+    add(client, shop, item(shop, "Margherita", "S"))
+    response = client.post(reverse("checkout", args=[shop.slug]), CUSTOMER)
+    confirmation = client.get(response["Location"])
+    assert confirmation.status_code == 200
+    for page in (response, confirmation):
+        assert {"private", "no-store"} <= {part.strip() for part in page["Cache-Control"].split(",")}

@@ -33,9 +33,17 @@
   var driverPinFrom = null;
   var lastHeard = Date.now();  // last push or resync answer on an open socket
 
-  // Reconnect within seconds, not the extension's default back-off of up to a minute.
+  // A socket the server cannot take now (Redis down: closed 1013 right after it opens) is a
+  // failed attempt, not a live socket: it counts as live only once it stayed open this long.
+  var SETTLE_MS = 1000;
+  var settleTimer = null;
+
+  // Reconnect within seconds, not the extension's default back-off of up to a minute. The
+  // extension restarts its count whenever a socket opens, so refusals that open and close at
+  // once count here (failedCloses) to back off all the same.
   htmx.config.wsReconnectDelay = function (retry) {
-    return Math.min(5000, 500 * Math.pow(2, retry)) * (0.5 + Math.random() / 2);
+    var attempts = Math.max(retry, failedCloses);
+    return Math.min(5000, 500 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
   };
 
   function syncData() {
@@ -115,17 +123,25 @@
   }
 
   root.addEventListener("htmx:wsOpen", function () {
-    failedCloses = 0;
     lastHeard = Date.now();
-    stopPolling();
-    setConnection("connected", "Live");
-    // After a gap (a reconnect, or a slow first connect) fetch what the pushes missed.
-    if (opened || performance.now() > LATE_OPEN_RESYNC_MS) requestResync();
-    opened = true;
+    var late = opened || performance.now() > LATE_OPEN_RESYNC_MS;
+    settleTimer = setTimeout(function () {
+      settleTimer = null;
+      failedCloses = 0;
+      stopPolling();
+      setConnection("connected", "Live");
+      // After a gap (a reconnect, or a slow first connect) fetch what the pushes missed.
+      if (late) requestResync();
+      opened = true;
+    }, SETTLE_MS);
   });
 
   root.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail.event.code;
+    if (settleTimer) {  // closed before it settled: a failed attempt (1013: try again later)
+      clearTimeout(settleTimer);
+      settleTimer = null;
+    }
     if (code >= 4000) {
       // Refused (4001 bad or expired link, 4003 origin, 4004 no such order): the extension
       // will not retry; polling keeps the page current or finds out the link is gone.
@@ -156,6 +172,12 @@
     }
   });
 
+  // The pin's position is an SVG attribute (no inline style: the page's CSP allows none); its
+  // CSS form, for the animation between two positions, comes in data-translate.
+  function pinTransform(pin) {
+    return "translate(" + pin.dataset.translate + ")";
+  }
+
   document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail.target;
     if (target.id === "trk-eta" && event.detail.fragment.textContent.trim() === target.textContent.trim()) {
@@ -163,7 +185,7 @@
       event.detail.shouldSwap = false;
     } else if (target.id === "trk-map") {
       var pin = document.getElementById("trk-driver-pin");
-      driverPinFrom = pin ? pin.style.transform : null;
+      driverPinFrom = pin ? pinTransform(pin) : null;
     }
   });
 
@@ -172,8 +194,8 @@
     if (target.id === "trk-sync") adoptSync();
     if (target.id === "trk-map" && driverPinFrom && !reduceMotion) {
       var pin = document.getElementById("trk-driver-pin");
-      if (pin && pin.animate && pin.style.transform !== driverPinFrom) {
-        pin.animate([{ transform: driverPinFrom }, { transform: pin.style.transform }],
+      if (pin && pin.animate && pinTransform(pin) !== driverPinFrom) {
+        pin.animate([{ transform: driverPinFrom }, { transform: pinTransform(pin) }],
                     { duration: 900, easing: "ease-out" });
       }
       driverPinFrom = null;
