@@ -7,7 +7,9 @@ documents only, so the API, the tracker page and the WebSocket fan-out tell the 
 from __future__ import annotations
 
 import math
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +27,6 @@ from pizzadelivery.models import Restaurant
 from tracking import maps
 
 ORDER_KEYS = ("id", "code", "status", "restaurant", "items", "total", "delivery_address")
-# Most recent positions drawn as the path travelled; older ones add nothing visible.
 # The out-for-delivery step never shows complete before the handover: the last metres take time.
 MAX_LEG_FRACTION = 0.95
 DEFAULT_PREP_MINUTES = Restaurant._meta.get_field("prep_minutes").get_default()
@@ -183,11 +184,43 @@ def build_state(order_doc: OrderDocument, driver_doc: DriverDocument | None, *, 
 
 
 
+class _Paths:
+    """This process's recent routes: each order's drawn positions and the last event read, so a
+    render reads only the reports that are new since (one or two rows, not up to
+    ``TRACKER_ROUTE_POINTS``). Events are numbered in commit order, so reading past the last
+    number never skips one; whichever process wrote them, they are read from the database."""
+
+    SIZE = 2000  # orders kept (least recently drawn go first)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paths: OrderedDict[uuid.UUID, tuple[int, tuple[tuple[float, float], ...]]] = OrderedDict()
+
+    def get(self, order_id: uuid.UUID) -> list[tuple[float, float]]:
+        limit = settings.TRACKER_ROUTE_POINTS
+        with self._lock:
+            cached = self._paths.get(order_id)
+        reports = event_list(order_id=order_id, types=["driver.location_updated"],
+                             after=cached[0] if cached else None)
+        rows = list(reports.order_by("-seq").values_list("seq", "payload")[:limit])
+        points = (cached[1] if cached else ()) + tuple((float(p["lat"]), float(p["lng"])) for _, p in reversed(rows))
+        points = points[-limit:]
+        last = rows[0][0] if rows else (cached[0] if cached else 0)
+        with self._lock:
+            self._paths[order_id] = (last, points)
+            self._paths.move_to_end(order_id)
+            while len(self._paths) > self.SIZE:
+                self._paths.popitem(last=False)
+        return list(points)
+
+
+_paths = _Paths()
+
+
 def travelled_path(order_id: uuid.UUID) -> list[tuple[float, float]]:
-    """The driver's reported positions while on this order, oldest first."""
-    recent = (event_list(order_id=order_id, types=["driver.location_updated"])
-              .order_by("-seq").values_list("payload", flat=True)[:settings.TRACKER_ROUTE_POINTS])
-    return [(float(p["lat"]), float(p["lng"])) for p in reversed(list(recent))]
+    """The driver's reported positions while on this order, oldest first (the latest
+    ``TRACKER_ROUTE_POINTS``)."""
+    return _paths.get(order_id)
 
 
 @dataclass(frozen=True)

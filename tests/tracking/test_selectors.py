@@ -221,3 +221,23 @@ def test_long_paths_are_thinned_but_end_at_the_driver():
     points = route.travelled.split()
     assert len(points) <= maps.MAX_DRAWN_POINTS + 1
     assert points[-1] == route.driver.svg
+
+
+def test_the_route_is_read_incrementally_and_matches_a_fresh_read(settings) -> None:
+    from tracking import selectors
+
+    settings.TRACKER_ROUTE_POINTS = 5
+    order = factories.order_at("out_for_delivery")
+    for step in range(3):
+        move(order.driver, 52.50 + step / 1000, 13.40)
+    cache = selectors._Paths()
+    assert cache.get(order.id) == [(52.50 + step / 1000, 13.40) for step in range(3)]
+    for step in range(3, 8):
+        move(order.driver, 52.50 + step / 1000, 13.40)
+
+    with CaptureQueriesContext(connection) as queries:
+        incremental = cache.get(order.id)
+    assert incremental == selectors._Paths().get(order.id)  # what a process that never drew it reads
+    assert incremental == [(52.50 + step / 1000, 13.40) for step in range(3, 8)]  # the latest five
+    (query,) = queries.captured_queries
+    assert '"seq" >' in query["sql"]  # only what is newer than the last report it had
