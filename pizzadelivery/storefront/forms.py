@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from pizzadelivery.geocoding import DISTRICTS, Place, geocoder
@@ -22,6 +23,10 @@ class CheckoutForm(forms.Form):
                              error_messages={"invalid": "Enter a phone number, e.g. +49 30 1234567."},
                              widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel",
                                                            "placeholder": "+49 30 1234567"}))
+    email = forms.EmailField(label=_("E-mail"), max_length=254, required=False,
+                             help_text=_("We write when your order is confirmed, on its way, nearly there and "
+                                         "delivered."),
+                             widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "ada@example.com"}))
     address = forms.CharField(label="Street and house number", max_length=200,
                               widget=forms.TextInput(attrs={"autocomplete": "street-address",
                                                             "placeholder": "Torstraße 1"}))
