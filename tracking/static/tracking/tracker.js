@@ -202,6 +202,26 @@
     }
   });
 
+  // Cancelling (while placed): the link opens a confirmation dialog instead of the page. A modal
+  // <dialog> keeps the keyboard inside it, starts on "Keep my order" and closes on Escape.
+  var cancelDialog = document.getElementById("trk-cancel-dialog");
+  var cancelOpener = null;
+  if (cancelDialog && cancelDialog.showModal) {
+    document.addEventListener("click", function (event) {
+      var opener = event.target.closest && event.target.closest("[data-cancel-open]");
+      if (!opener) return;
+      event.preventDefault();
+      cancelOpener = opener;
+      cancelDialog.showModal();
+    });
+    cancelDialog.querySelector("[data-cancel-close]").addEventListener("click", function () {
+      cancelDialog.close();
+    });
+    cancelDialog.addEventListener("close", function () {
+      if (cancelOpener && document.contains(cancelOpener)) cancelOpener.focus();
+    });
+  }
+
   if (!("WebSocket" in window)) startPolling();
   adoptSync();
   setInterval(tick, 1000);
