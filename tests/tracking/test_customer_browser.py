@@ -7,9 +7,9 @@ from playwright.sync_api import expect
 
 from pizzadelivery import services
 from pizzadelivery.models import Order
-from tests import factories
-from tests.conftest import in_thread
-from tests.tracking.helpers import token
+from tests import factories, tile_server
+from tests.conftest import LiveServer, in_thread
+from tests.tracking.helpers import HOME, advance, move, ready_then_dispatched, token
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -59,3 +59,57 @@ def test_cancel_is_refused_once_the_kitchen_confirmed(live, page, mirror) -> Non
     page.get_by_role("button", name="Yes, cancel my order").click()
     expect(page.get_by_role("heading", name="This order can no longer be cancelled here")).to_be_visible()
     assert Order.objects.get(pk=order.id).status == "confirmed"
+
+
+@pytest.fixture(scope="module")
+def tiles():
+    with tile_server.serving() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tiled(live_server_session, tiles):
+    """A second live server, this one with MAP_TILES_URL pointing at the test's tile server."""
+    server = LiveServer({"MAP_TILES_URL": tiles.template, "MAP_ATTRIBUTION": "© Test Tiles"}).start()
+    yield server
+    server.stop()
+
+
+def _csp_violations(page) -> list[str]:
+    found: list[str] = []
+    page.on("console", lambda message: found.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text else None)
+    return found
+
+
+def test_with_tiles_the_tracker_draws_a_leaflet_map_that_follows_the_driver(live, tiled, tiles, page, mirror) -> None:
+    order, driver = in_thread(ready_then_dispatched)
+    in_thread(advance, order, "out_for_delivery")
+    violations = _csp_violations(page)
+    errors = _open(page, tiled, order)
+    expect(page.locator("#trk-leaflet .pd-pin--shop")).to_have_count(1)
+    expect(page.locator("#trk-leaflet .pd-pin--home")).to_have_count(1)
+    expect(page.locator("#trk-leaflet .pd-pin--driver")).to_have_count(1)
+    expect(page.locator("#trk-leaflet path.pd-route--todo")).to_have_count(1)
+    expect(page.locator("#trk-leaflet img.leaflet-tile-loaded").first).to_be_visible()
+    assert tiles.requested and all(z >= 10 for z, _x, _y in tiles.requested)  # city-scale tiles, from our server
+    expect(page.locator("#trk-leaflet .leaflet-control-attribution")).to_contain_text("© Test Tiles")
+    expect(page.locator("#trk-map")).to_be_hidden()  # the offline drawing stands aside
+
+    driver_pin = page.locator("#trk-leaflet .pd-pin--driver")
+    before = driver_pin.bounding_box()
+    in_thread(move, driver, HOME[0] - 0.004, HOME[1] - 0.001)
+    page.wait_for_function("(y) => { const r = document.querySelector('#trk-leaflet .pd-pin--driver')"
+                           ".getBoundingClientRect(); return Math.abs(r.y - y) > 5; }", arg=before["y"])
+    after = driver_pin.bounding_box()
+    assert after["y"] < before["y"] - 5  # it moved north on the screen, toward the door
+    expect(page.locator("#trk-leaflet path.pd-route--done")).to_have_count(1)
+    assert errors == [] and violations == []
+
+
+def test_without_tiles_the_offline_map_stays(live, page, mirror) -> None:
+    order, _driver = in_thread(ready_then_dispatched)
+    _open(page, live, order)
+    expect(page.locator("#trk-map svg")).to_be_visible()
+    expect(page.locator("#trk-leaflet")).to_have_count(0)
+    assert page.evaluate("typeof window.L") == "undefined"  # Leaflet is not even loaded
