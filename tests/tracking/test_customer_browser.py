@@ -7,8 +7,8 @@ from playwright.sync_api import expect
 
 from pizzadelivery import services
 from pizzadelivery.models import Order
-from tests import factories, tile_server
-from tests.conftest import LiveServer, in_thread
+from tests import factories
+from tests.conftest import csp_violations, in_thread
 from tests.tracking.helpers import HOME, advance, move, ready_then_dispatched, token
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -61,31 +61,10 @@ def test_cancel_is_refused_once_the_kitchen_confirmed(live, page, mirror) -> Non
     assert Order.objects.get(pk=order.id).status == "confirmed"
 
 
-@pytest.fixture(scope="module")
-def tiles():
-    with tile_server.serving() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tiled(live_server_session, tiles):
-    """A second live server, this one with MAP_TILES_URL pointing at the test's tile server."""
-    server = LiveServer({"MAP_TILES_URL": tiles.template, "MAP_ATTRIBUTION": "© Test Tiles"}).start()
-    yield server
-    server.stop()
-
-
-def _csp_violations(page) -> list[str]:
-    found: list[str] = []
-    page.on("console", lambda message: found.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text else None)
-    return found
-
-
 def test_with_tiles_the_tracker_draws_a_leaflet_map_that_follows_the_driver(live, tiled, tiles, page, mirror) -> None:
     order, driver = in_thread(ready_then_dispatched)
     in_thread(advance, order, "out_for_delivery")
-    violations = _csp_violations(page)
+    violations = csp_violations(page)
     errors = _open(page, tiled, order)
     expect(page.locator("#trk-leaflet .pd-pin--shop")).to_have_count(1)
     expect(page.locator("#trk-leaflet .pd-pin--home")).to_have_count(1)
