@@ -92,3 +92,61 @@ def test_without_tiles_the_offline_map_stays(live, page, mirror) -> None:
     expect(page.locator("#trk-map svg")).to_be_visible()
     expect(page.locator("#trk-leaflet")).to_have_count(0)
     assert page.evaluate("typeof window.L") == "undefined"  # Leaflet is not even loaded
+
+
+# Records every Notification the page makes (calling the real constructor), and lets the test
+# say whether the tab is hidden (document.visibilityState).
+NOTIFICATION_PROBE = """
+window.__notifications = [];
+window.__hidden = false;
+const RealNotification = window.Notification;
+window.Notification = class extends RealNotification {
+  constructor(title, options) {
+    super(title, options);
+    window.__notifications.push({title: title, body: (options || {}).body, tag: (options || {}).tag});
+  }
+};
+Object.defineProperty(Document.prototype, "visibilityState", {
+  configurable: true, get() { return window.__hidden ? "hidden" : "visible"; }});
+"""
+
+
+def _with_notifications(page, live, order) -> None:
+    page.context.grant_permissions(["notifications"], origin=live.url)
+    page.add_init_script(NOTIFICATION_PROBE)
+    _open(page, live, order)
+    button = page.get_by_role("button", name="Notify me")
+    button.click()
+    expect(page.get_by_role("button", name="Notifications on")).to_have_attribute("aria-pressed", "true")
+
+
+def test_arriving_and_delivered_notify_while_the_tab_is_hidden(live, page, mirror) -> None:
+    order, driver = in_thread(ready_then_dispatched)
+    order = in_thread(advance, order, "out_for_delivery")
+    _with_notifications(page, live, order)
+    page.evaluate("window.__hidden = true")
+    in_thread(move, driver, HOME[0] - 0.004, HOME[1])  # still ~600 m away: not yet
+    expect(page.locator("#trk-hero")).to_contain_text("on its way")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__notifications") == []
+
+    in_thread(move, driver, HOME[0] - 0.001, HOME[1])  # ~150 m: arriving
+    page.wait_for_function("window.__notifications.length === 1")
+    in_thread(move, driver, HOME[0] - 0.0005, HOME[1])  # still arriving: no second one
+    in_thread(factories.deliver, order.id)
+    page.wait_for_function("window.__notifications.length === 2")
+    arriving, delivered = page.evaluate("window.__notifications")
+    assert arriving["title"] == "Your pizza is almost there" and order.code in arriving["body"]
+    assert delivered["title"] == "Delivered. Enjoy your pizza!" and delivered["tag"] == f"{order.code}-delivered"
+
+
+def test_no_notification_while_the_customer_is_looking(live, page, mirror) -> None:
+    order, driver = in_thread(ready_then_dispatched)
+    order = in_thread(advance, order, "out_for_delivery")
+    _with_notifications(page, live, order)
+    in_thread(move, driver, HOME[0] - 0.001, HOME[1])
+    expect(page.locator("#trk-hero")).to_contain_text("Almost there!")
+    in_thread(factories.deliver, order.id)
+    expect(page.locator("#trk-hero")).to_contain_text("Delivered")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__notifications") == []
