@@ -54,7 +54,9 @@ def _locked_cursor() -> Cursor | None:
 def _kind(event: Event, order: Order) -> str | None:
     if event.type in KIND_OF_EVENT:
         return KIND_OF_EVENT[event.type]
-    if event.type == LOCATION_EVENT and order.status == OrderStatus.OUT_FOR_DELIVERY:
+    # A position reported on the way to the door (not one from before pickup, read late).
+    if (event.type == LOCATION_EVENT and order.status == OrderStatus.OUT_FOR_DELIVERY
+            and order.out_for_delivery_at is not None and event.occurred_at >= order.out_for_delivery_at):
         position = (float(event.payload["lat"]), float(event.payload["lng"]))
         if eta.is_arriving(position, (float(order.delivery_lat), float(order.delivery_lng))):
             return Notification.Kind.ARRIVING

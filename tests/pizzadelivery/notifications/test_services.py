@@ -185,3 +185,13 @@ def test_two_senders_at_once_send_one_mail(mirror) -> None:
     for thread in threads:
         thread.join()
     assert len(mail.outbox) == 1
+
+
+def test_a_position_near_the_door_before_pickup_is_not_arriving(mirror) -> None:
+    order = factories.order_at("dispatched", customer_email="ada@example.com", lat=HOME[0], lng=HOME[1])
+    services.driver_location_update(driver_id=order.driver_id, lat=HOME[0] - 0.001, lng=HOME[1])  # passing by
+    for step in ("preparing", "ready", "out_for_delivery"):
+        services.order_transition(order_id=order.id, to=step)
+    notifications.notifications_task()  # read only now, after pickup
+    assert not Notification.objects.filter(order=order, kind="arriving").exists()
+    assert Notification.objects.filter(order=order, kind="out_for_delivery").exists()
