@@ -195,3 +195,13 @@ def test_a_position_near_the_door_before_pickup_is_not_arriving(mirror) -> None:
     notifications.notifications_task()  # read only now, after pickup
     assert not Notification.objects.filter(order=order, kind="arriving").exists()
     assert Notification.objects.filter(order=order, kind="out_for_delivery").exists()
+
+
+def test_the_admin_lists_the_mails_to_look_at(mirror) -> None:
+    order = factories.order_at("confirmed", customer_email="ada@example.com")
+    notifications.notifications_task()
+    boss = Client()
+    boss.force_login(factories.admin_user())
+    listed = boss.get("/admin/notifications/notification/")
+    assert listed.status_code == 200 and order.code in listed.content.decode()
+    assert boss.get("/admin/notifications/notification/add/").status_code == 403
