@@ -10,6 +10,7 @@ import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 import environ
@@ -297,7 +298,11 @@ SPECTACULAR_SETTINGS = {
 # --- e-mail: the customers' notifications (pizzadelivery/notifications) ---------------
 # EMAIL_URL in django-environ's form: smtp://user:password@host:587 (smtp+tls://, smtp+ssl://),
 # consolemail:// (the default: printed by the relay), filemail:///path/to/dir, memorymail://.
-vars().update(environ.Env.email_url_config(os.environ.get("EMAIL_URL") or "consolemail://"))
+EMAIL_URL = os.environ.get("EMAIL_URL") or "consolemail://"
+vars().update(environ.Env.email_url_config(EMAIL_URL))
+if EMAIL_URL.startswith("filemail://"):
+    # django-environ drops the path's leading slash: filemail:///tmp/mails is /tmp/mails, as written.
+    EMAIL_FILE_PATH = urlsplit(EMAIL_URL).path or str(VAR_DIR / "mails")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # seconds; the relay sends the mails
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "pizzadelivery <orders@pizzadelivery.localhost>")
 # The address customers open their tracking link at (e-mails carry absolute links).
@@ -392,7 +397,6 @@ def map_tile_origins(template: str) -> list[str]:
     """The tile server's origin, for img-src (subdomain placeholders like {s} become a wildcard)."""
     if not template:
         return []
-    from urllib.parse import urlsplit
     parts = urlsplit(template.replace("{s}", "*"))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ImproperlyConfigured("MAP_TILES_URL is an http(s) URL template, e.g. "

@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message
+from urllib.parse import urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -60,7 +61,7 @@ def test_every_stage_is_mailed_once_with_what_the_customer_needs(mirror) -> None
     assert "about a minute away" in _bodies(arriving)[0]
     assert "delivered" in _bodies(delivered)[0]
     # The link in the mail opens the customer's tracker.
-    page = Client().get(link.split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
+    page = Client().get(urlsplit(link).path)
     assert page.status_code == 200 and b"Track your pizza" in page.content and order.code.encode() in page.content
 
 
