@@ -3,13 +3,7 @@
    configured, else in words. Re-initialised whenever htmx swaps the checkout form in. */
 (function () {
   "use strict";
-  var i18n = {
-    locating: "Finding you…",
-    chosen: "Delivering to the point you chose: ",
-    denied: "Your browser did not share your location; type your address instead.",
-    unsupported: "This browser cannot share its location."
-  };
-
+  // The words come from the template (data-text-*), translated there.
   function fixed(value) { return Number(value).toFixed(5); }
 
   function setup(box) {
@@ -24,11 +18,12 @@
     var mapBox = box.querySelector("[data-locate-map]");
     var map = null, pin = null;
     var tiles = box.dataset.tiles;
+    var text = box.dataset;
 
     function show(latitude, longitude) {
       lat.value = fixed(latitude);
       lng.value = fixed(longitude);
-      status.textContent = i18n.chosen + lat.value + ", " + lng.value;
+      status.textContent = text.textChosen + " " + lat.value + ", " + lng.value;
       clear.hidden = false;
       if (!tiles || !window.L) return;
       mapBox.hidden = false;
@@ -53,11 +48,11 @@
     if (!("geolocation" in navigator)) return;
     locate.hidden = false;
     locate.addEventListener("click", function () {
-      status.textContent = i18n.locating;
+      status.textContent = text.textLocating;
       navigator.geolocation.getCurrentPosition(function (position) {
         show(position.coords.latitude, position.coords.longitude);
       }, function (error) {
-        status.textContent = error.code === 1 ? i18n.denied : i18n.unsupported;
+        status.textContent = error.code === 1 ? text.textDenied : text.textUnavailable;
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     });
     clear.addEventListener("click", function () {
