@@ -206,3 +206,14 @@ def test_the_admin_lists_the_mails_to_look_at(mirror) -> None:
     listed = boss.get("/admin/notifications/notification/")
     assert listed.status_code == 200 and order.code in listed.content.decode()
     assert boss.get("/admin/notifications/notification/add/").status_code == 403
+
+
+def test_a_pass_stops_at_the_first_failure_so_the_relay_is_not_held_up(mirror, smtp) -> None:
+    for _ in range(3):
+        factories.order_at("confirmed", customer_email="ada@example.com")
+    notifications.notifications_from_outbox()
+    assert notifications.send_due_notifications() == 0
+    assert sorted(Notification.objects.values_list("attempts", flat=True)) == [0, 0, 1]
+    smtp.accepting = True
+    later = timezone.now() + timedelta(hours=1)
+    assert notifications.send_due_notifications(now=later) == 3 and len(smtp.received) == 3
