@@ -322,6 +322,8 @@ MAP_ATTRIBUTION = os.environ.get("MAP_ATTRIBUTION", "")
 # How checkout turns an address into a point: "gazetteer" (offline, the default) or
 # "nominatim" (geopy's Nominatim client against GEOCODER_URL, e.g. https://nominatim.openstreetmap.org).
 GEOCODER = os.environ.get("GEOCODER", "gazetteer")
+if GEOCODER not in ("gazetteer", "nominatim"):
+    raise ImproperlyConfigured(f"GEOCODER is gazetteer or nominatim, not {GEOCODER!r}")
 GEOCODER_URL = os.environ.get("GEOCODER_URL", "https://nominatim.openstreetmap.org")
 GEOCODER_TIMEOUT = float(os.environ.get("GEOCODER_TIMEOUT", "5"))
 GEOCODER_USER_AGENT = os.environ.get("GEOCODER_USER_AGENT", "pizzadelivery/0.1")

@@ -59,3 +59,8 @@ def test_map_tiles_open_the_csp_to_their_host_only() -> None:
                                                                          "https://*.tiles.example.com"]
     refused = _manage("check", MAP_TILES_URL="javascript:alert(1)")
     assert refused.returncode != 0 and "MAP_TILES_URL" in refused.stderr
+
+
+def test_an_unknown_geocoder_is_refused_at_start() -> None:
+    refused = _manage("check", GEOCODER="google")
+    assert refused.returncode != 0 and "GEOCODER is gazetteer or nominatim" in refused.stderr
