@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.runner import BenchOptions, run
+from bench.runner import STAGES, BenchOptions, run
 from bench.stack import LAYER_SETTINGS, LAYOUTS
 
 
@@ -78,6 +78,12 @@ class Command:
         parser.add_argument("--no-ws-compression", action="store_true",
                             help="Clients do not offer permessage-deflate (browsers do, so it is on by default).")
         parser.add_argument("--event-duration", type=float, help="Seconds of the event-batch run (0 skips it).")
+        parser.add_argument("--location-rates", type=_ints, help="Fixed rates of location updates, per second "
+                            f"(default {','.join(map(str, d.location_rates))}).")
+        parser.add_argument("--location-duration", type=float,
+                            help=f"Seconds per fixed-rate location run (default {d.location_duration:g}).")
+        parser.add_argument("--stages", type=_names(STAGES), help="What to measure (default: all): "
+                            + "; ".join(f"{k}: {v}" for k, v in STAGES.items()))
         parser.add_argument("--var-dir", type=Path, help="Where the bench database, Redis socket and results go "
                             "(default var/bench).")
 

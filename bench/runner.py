@@ -29,6 +29,15 @@ from bench import machine, report
 from bench.stack import LAYOUTS, BenchStack, Server, http_get, raise_open_files_limit, wait_ready
 
 
+# What a run measures, in this order (``--stages`` picks some).
+STAGES = {
+    "http": "the delivery endpoint and /api/state at fixed rates and saturated, on every layout",
+    "ws": "WebSocket sockets held, and push latency",
+    "location": "location updates at fixed rates and saturated, with push latency and CPU per update",
+    "events": "event batches through the dispatcher (services in a loop)",
+}
+
+
 @dataclass
 class BenchOptions:
     orders: int = 10_000
@@ -52,6 +61,11 @@ class BenchOptions:
     hold_seconds: float = 5.0
     ws_compression: bool = True
     event_duration: float = 10.0
+    # Location updates (POST /api/drivers/{id}/location) at fixed rates, then saturated, with a
+    # tracker socket on every order on the road timing the pushes.
+    location_rates: list[int] = field(default_factory=lambda: [100, 250, 500, 1000])
+    location_duration: float = 10.0
+    stages: list[str] = field(default_factory=lambda: list(STAGES))
     var_dir: Path = Path("var/bench")
 
     @classmethod
@@ -60,7 +74,8 @@ class BenchOptions:
         values: dict[str, Any] = {"orders": 2_000, "drivers": 100, "layouts": ["granian"], "layers": ["pubsub"],
                                   "duration": 4, "delivery_rates": [200], "state_rates": [300],
                                   "saturation_duration": 4, "push_sockets": [100, 1000], "push_duration": 5,
-                                  "hold_sockets": [1000], "hold_seconds": 2, "event_duration": 4}
+                                  "hold_sockets": [1000], "hold_seconds": 2, "event_duration": 4,
+                                  "location_rates": [250], "location_duration": 4}
         values.update(overrides)
         return cls(**values)
 
@@ -214,15 +229,20 @@ class Bench:
         self.results["dataset"] = {"counts": self.dataset["counts"], "seconds": self.dataset["seconds"]}
         self.log(f"seeded: {self.dataset['counts']} in {self.dataset['seconds']}")
 
-        if options.saturation_duration > 0:
+        stages = set(options.stages)
+        if options.saturation_duration > 0 and "http" in stages:
             self.log("calibration: a bare Django view reading one Redis hash, saturated …")
             self.results["calibration"] = self.calibrate()
         for layout in options.layouts:
-            self.run_layout(layout, layer=options.layers[0], http=True, ws=layout == options.layouts[0])
-        for layer in options.layers[1:]:
-            self.run_layout(options.layouts[0], layer=layer, http=False, ws=True)
+            first = layout == options.layouts[0]
+            if "http" in stages or (first and stages & {"ws", "location"}):
+                self.run_layout(layout, layer=options.layers[0], http="http" in stages, ws=first and "ws" in stages,
+                                location=first and "location" in stages)
+        if "ws" in stages:
+            for layer in options.layers[1:]:
+                self.run_layout(options.layouts[0], layer=layer, http=False, ws=True)
 
-        if options.event_duration > 0:
+        if options.event_duration > 0 and "events" in stages:
             self.log(f"event batches through the dispatcher for {options.event_duration:.0f} s …")
             self.results["events"] = self.worker("events", {"duration": options.event_duration,
                                                             "active": self.dataset["active"]})
@@ -232,7 +252,7 @@ class Bench:
         self.results["targets"] = report.evaluate(self.results)
         return self.results
 
-    def run_layout(self, layout: str, *, layer: str, http: bool, ws: bool) -> None:
+    def run_layout(self, layout: str, *, layer: str, http: bool, ws: bool, location: bool = False) -> None:
         options = self.options
         self.log(f"layout {layout} ({LAYOUTS[layout]}), channel layer {layer}")
         http_server, ws_server = self.stack.start_layout(layout, layer=layer, workers=options.workers,
@@ -249,6 +269,8 @@ class Bench:
                 run["http"]["state"] = self.http_endpoint(http_server, servers, "state")
             if ws:
                 run["ws"] = self.websockets(http_server, ws_server)
+            if location:
+                run["location"] = self.location(http_server, ws_server)
         finally:
             self.stack.stop_servers()
 
@@ -419,6 +441,110 @@ class Bench:
                  f"POST p99 {push['post_latency']['p99_ms']} ms {push['post_statuses']}")
         clients.call({"cmd": "close"})
         return push
+
+
+    # -- location updates ---------------------------------------------------------------------
+    def location(self, http_server: Server, ws_server: Server) -> dict[str, Any]:
+        """``POST /api/drivers/{id}/location`` at each fixed rate (open loop), then saturated
+        (closed loop) while a slow probe keeps timing pushes; one tracker socket on every order on
+        the road. CPU per update: the app servers' and the relay's, and the database's."""
+        options = self.options
+        servers = [s for s in self.stack.servers if s.alive()]
+        url = f"ws://127.0.0.1:{ws_server.port}/ws/track/"
+        origin = f"http://127.0.0.1:{ws_server.port}"
+        active = self.dataset["active"]
+        out: dict[str, Any] = {"trackers": len(active), "fixed": []}
+        clients = WsClients({**os.environ, "PYTHONPATH": str(self.base_dir)}, self.base_dir)
+        try:
+            opened = clients.call({"cmd": "open", "url": url, "origin": origin,
+                                   "tokens": [order["token"] for order in active],
+                                   "compression": options.ws_compression})
+            out["opened"] = opened["opened"]
+            self.log(f"location updates: {opened['opened']} tracker sockets open, one per order on the road")
+            clients.call({"cmd": "push", "http_port": http_server.port, "api_token": self.dataset["api_token"],
+                          "updates": self._updates(len(active)), "rate": 100, "settle": 0.5})  # warm
+            for rate in options.location_rates:
+                self.settle(servers)
+                cpu = self.stack.cpu_meter(servers)
+                push = clients.call({"cmd": "push", "http_port": http_server.port,
+                                     "api_token": self.dataset["api_token"],
+                                     "updates": self._updates(int(rate * options.location_duration)), "rate": rate,
+                                     "settle": 2}, timeout=options.location_duration * 10 + 120)
+                push.update(cpu.per_unit(push["updates"]))
+                out["fixed"].append(push)
+                self.log(f"  location @ {rate}/s: POST p50 {push['post_latency']['p50_ms']} ms, "
+                         f"p99 {push['post_latency']['p99_ms']} ms {push['post_statuses']}; push p99 "
+                         f"{push['push_latency']['p99_ms']} ms, reach {push['reach']}; CPU per update: app "
+                         f"{push['app_cpu_ms_per_unit']} ms, database {push['database_cpu_ms_per_unit']} ms")
+            if options.saturation_duration > 0 and shutil.which("wrk"):
+                out["saturation"] = self.location_saturation(clients, http_server, servers)
+        finally:
+            clients.close()
+        return out
+
+    def location_saturation(self, clients: WsClients, http_server: Server, servers: list[Server]) -> dict[str, Any]:
+        """wrk posts positions of half the drivers on the road as fast as the server answers; a
+        probe posts the other half's at 20/s and times their pushes meanwhile."""
+        options = self.options
+        active = self.dataset["active"]
+        loaded, probed = active[::2], active[1::2]
+        script = self.stack.var_dir / "wrk-location.lua"
+        requests = []
+        for i in range(2000):
+            order = loaded[i % len(loaded)]
+            share = 0.1 + 0.8 * (i // len(loaded)) / max(1, 2000 // len(loaded))
+            body = json.dumps({"lat": round(order["from"][0] + share * (order["to"][0] - order["from"][0]), 6),
+                               "lng": round(order["from"][1] + share * (order["to"][1] - order["from"][1]), 6),
+                               "heading": 90.0, "speed_kmh": 18.0})
+            requests.append((f"/api/drivers/{order['driver_id']}/location", body))
+        paths = ", ".join(json.dumps(path) for path, _ in requests)
+        bodies = ", ".join(json.dumps(body) for _, body in requests)
+        script.write_text(f"local paths = {{{paths}}}\nlocal bodies = {{{bodies}}}\nlocal i = 0\n"
+                          "wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n"
+                          "request = function()\n  i = i + 1\n  local k = (i % #paths) + 1\n"
+                          "  return wrk.format('POST', paths[k], nil, bodies[k])\nend\n")
+        self.settle(servers)
+        cpu = self.stack.cpu_meter(servers)
+        duration = max(4, round(options.saturation_duration))
+        started = time.monotonic()
+        wrk = subprocess.Popen(["wrk", "-t1", f"-c{options.saturation_connections}", f"-d{duration}s", "--latency",
+                                "-H", f"Authorization: Token {self.dataset['api_token']}", "-s", str(script),
+                                f"http://127.0.0.1:{http_server.port}"], stdout=subprocess.PIPE, text=True)
+        time.sleep(1)  # the probe runs while wrk is saturating
+        probe_updates = []
+        for i in range(int(20 * (duration - 2))):
+            order = probed[i % len(probed)]
+            share = 0.2 + 0.6 * (i // len(probed)) / max(1, int(20 * duration) // len(probed))
+            probe_updates.append({"key": order["token"], "driver_id": order["driver_id"],
+                                  "lat": round(order["from"][0] + share * (order["to"][0] - order["from"][0]), 6),
+                                  "lng": round(order["from"][1] + share * (order["to"][1] - order["from"][1]), 6)})
+        probe = clients.call({"cmd": "push", "http_port": http_server.port, "api_token": self.dataset["api_token"],
+                              "updates": probe_updates, "rate": 20, "settle": 0}, timeout=duration + 120)
+        text, _ = wrk.communicate(timeout=duration + 60)
+        elapsed = time.monotonic() - started
+        completed = re.search(r"(\d+) requests in", text)
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+        non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+        total = (int(completed.group(1)) if completed else 0) + probe["updates"]
+        result = {"tool": "wrk", "connections": options.saturation_connections, "duration_s": round(elapsed, 1),
+                  "throughput_rps": float(rps.group(1)) if rps else None,
+                  "latency": {f"p{q}_ms": _wrk_ms(text, q) for q in ("50", "90", "99")},
+                  "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+                  "probe_push_latency": probe["push_latency"], "probe_reach": probe["reach"],
+                  "probe_post_latency": probe["post_latency"], **cpu.per_unit(total)}
+        self.log(f"  location saturation: {result['throughput_rps']} updates/s, p99 {result['latency']['p99_ms']} ms, "
+                 f"non-2xx {result['non_2xx']}; probe push p99 {probe['push_latency']['p99_ms']} ms "
+                 f"(reach {probe['reach']}); CPU per update: app {result['app_cpu_ms_per_unit']} ms, "
+                 f"database {result['database_cpu_ms_per_unit']} ms")
+        return result
+
+
+def _wrk_ms(text: str, quantile: str) -> float | None:
+    found = re.search(rf"^\s+{quantile}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+    if not found:
+        return None
+    value, unit = float(found.group(1)), found.group(2)
+    return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
 
 
 def wait_until_idle(server: Server, *, busy_share: float = 0.05, window: float = 0.5, limit: float = 60) -> float:

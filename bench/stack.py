@@ -153,6 +153,48 @@ class Server:
         self.process.wait()
 
 
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in processes:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+@dataclass
+class CpuMeter:
+    """CPU used from its start: the app's servers and relay, the database server (PostgreSQL's
+    processes; SQLite runs inside the app) and Redis."""
+
+    servers: list[Server]
+    database: list[psutil.Process]
+    redis: list[psutil.Process]
+    started: float = field(default_factory=time.monotonic)
+    app_before: float = 0.0
+    database_before: float = 0.0
+    redis_before: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.app_before = sum(server.cpu_seconds() for server in self.servers)
+        self.database_before = _cpu_seconds(self.database)
+        self.redis_before = _cpu_seconds(self.redis)
+
+    def per_unit(self, units: int) -> dict[str, Any]:
+        """Cores used over the run, and CPU milliseconds per unit (request, update, batch)."""
+        elapsed = time.monotonic() - self.started
+        app = sum(server.cpu_seconds() for server in self.servers) - self.app_before
+        database = _cpu_seconds(self.database) - self.database_before if self.database else None
+        redis = _cpu_seconds(self.redis) - self.redis_before if self.redis else None
+        units = max(1, units)
+        return {"app_cpu_cores": round(app / elapsed, 2),
+                "app_cpu_ms_per_unit": round(1000 * app / units, 3),
+                "database_cpu_ms_per_unit": None if database is None else round(1000 * database / units, 3),
+                "redis_cpu_ms_per_unit": None if redis is None else round(1000 * redis / units, 3)}
+
+
 @dataclass
 class BenchStack:
     """Own database, own Redis, and the servers; ``close()`` stops everything it started."""
@@ -298,6 +340,16 @@ class BenchStack:
             wait_ready(ws)
             return http, ws
         raise ValueError(f"unknown layout {layout!r}; one of {', '.join(LAYOUTS)}")
+
+    def cpu_meter(self, servers: list[Server]) -> CpuMeter:
+        """Start measuring CPU: ``servers`` (with the relay, whichever runs), the database's
+        server when it is PostgreSQL, and Redis when it runs on this machine."""
+        relay = [s for s in self.servers if s.name.startswith("relay") and s not in servers]
+        database = []
+        if self.database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
+            database = [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
+        redis_processes = [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("redis-server")]
+        return CpuMeter([*servers, *relay], database, redis_processes)
 
     def stop_server(self, server: Server) -> None:
         server.stop()

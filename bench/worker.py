@@ -79,6 +79,7 @@ def job_events(args: dict[str, Any]) -> dict[str, Any]:
     advances an order's lifecycle; every batch is committed, published and fanned out before the
     call returns (publishing runs on commit, in this process)."""
     from bench.stats import summarize_ms
+    from events.handoff import publisher_thread
     from events.models import Batch, Event
     from events.selectors import outbox_backlog
     from pizzadelivery import services
@@ -105,6 +106,7 @@ def job_events(args: dict[str, Any]) -> dict[str, Any]:
             services.driver_location_update(driver_id=move["driver_id"], lat=lat, lng=lng, heading=90.0,
                                             speed_kmh=18.0)
         calls.append(time.monotonic() - sent)
+    publisher_thread.wait_idle(timeout=30)  # position reports answer at commit: their publishing follows
     elapsed = time.monotonic() - started
     batches = Batch.objects.filter(id__gt=first_batch)
     count = batches.count()

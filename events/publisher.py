@@ -1,14 +1,18 @@
-"""Publish committed batches to Redis: one MULTI/EXEC per batch, in sequence order.
+"""Publish committed batches to Redis: in sequence order, consecutive batches grouped into one
+MULTI/EXEC (a batch is never split across two).
 
 Inside the one transaction go the stream entries (ids ``<seq>-0``, so a replay cannot add
-an event twice) and every registered projection's writes (the Redis mirror). MULTI/EXEC does
+an event twice) and every registered projection's writes (the Redis mirror), computed once
+for the whole group: a projection rewrites what the group touched from the rows as they are
+now, so ten position reports of one driver cost one document, not ten. MULTI/EXEC does
 not roll back a command that fails at EXEC time, so nothing is left that could fail there:
 the stream is WATCHed and its last id checked first (a batch already published is skipped,
 never re-added), and every key a projection writes has its type checked first, a key of
 the wrong type being deleted inside the same transaction before it is written. Errors found
 while queueing (OOM, syntax) make Redis discard the whole transaction.
 
-After EXEC, fan-out handlers (live pages) run once, in the process that applied the batch.
+After EXEC, fan-out handlers (live pages) run once per group, in the process that applied
+it: a page gets the latest state of what the group changed, rendered once.
 """
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ from pizzadelivery.infra.redis import breaker, get_redis, key
 logger = logging.getLogger(__name__)
 
 MAX_WATCH_RETRIES = 50
+# One MULTI/EXEC takes whole batches up to about this many events (a bigger batch goes alone).
+GROUP_MAX_EVENTS = 500
 # A batch published later than this after it happened (a backlog drained after a Redis
 # outage) is not pushed to live pages: they resync over HTTP when their socket comes back,
 # and rendering stale fragments would only slow the drain down.
@@ -39,6 +45,14 @@ FANOUT_MAX_AGE = timedelta(seconds=10)
 
 class PublishError(Exception):
     """Redis (or the database) could not take the batch now; it stays in the outbox."""
+
+
+class Contention(PublishError):
+    """Other writers kept changing the watched keys: the batch waits for the next pass."""
+
+
+class ContendedGroup(Exception):
+    """A group of several batches met contention: it is tried again one batch at a time."""
 
 
 class MirrorMismatch(PublishError):
@@ -110,6 +124,15 @@ class PublishedBatch:
 
     def driver_ids(self) -> list[int]:
         return list(dict.fromkeys(e.driver_id for e in self.events if e.driver_id is not None))
+
+    @classmethod
+    def merged(cls, batches: list[PublishedBatch]) -> PublishedBatch:
+        """Consecutive batches as one (for projections and fan-outs, which look at what was
+        touched and the last sequence number): the last batch's id and correlation id."""
+        if len(batches) == 1:
+            return batches[0]
+        last = batches[-1]
+        return cls(last.id, last.correlation_id, last.kind, tuple(e for b in batches for e in b.events))
 
 
 class RedisWrites:
@@ -249,13 +272,18 @@ def _watched_transaction(client: redis.Redis, extra_watch: list[str],
                 return True
             except redis.WatchError:
                 continue
-    raise PublishError("too much contention on the event stream")
+    raise Contention("too much contention on the event stream")
 
 
-def _publish_one(client: redis.Redis, published: PublishedBatch, position: DatabasePosition) -> bool:
+def _publish_group(client: redis.Redis, group: list[PublishedBatch],
+                   position: DatabasePosition) -> list[PublishedBatch]:
+    """Apply consecutive batches in one MULTI/EXEC; returns those it applied (a batch found
+    already in the stream, published by another process meanwhile, is skipped)."""
     writes = RedisWrites()
+    touched = PublishedBatch.merged(group)
     for registered in _projections:
-        registered.project(published, writes)
+        registered.project(touched, writes)
+    applied: list[PublishedBatch] = []
 
     def build(pipe: redis.client.Pipeline) -> bool:
         stream_last = last_stream_seq(pipe)
@@ -265,22 +293,48 @@ def _publish_one(client: redis.Redis, published: PublishedBatch, position: Datab
             problem = _mismatch(source_database, int(source_batch or 0), stream_last, database_position())
             if problem:
                 raise MirrorMismatch(problem)
-        if stream_last >= published.last_seq:
+        todo = [published for published in group if published.last_seq > stream_last]
+        done_before = [published for published in group if published.last_seq <= stream_last]
+        if done_before:
             # Already in the stream: a replay adds nothing. Unless the stream's entry of that
             # number is another event: a history this database does not have (a restored backup).
-            if _stream_event_id(pipe, published.last_seq) not in (None, published.events[-1].id):
-                raise MirrorMismatch(f"the stream's event {published.last_seq} is not this database's")
+            last = done_before[-1]
+            if _stream_event_id(pipe, last.last_seq) not in (None, last.events[-1].id):
+                raise MirrorMismatch(f"the stream's event {last.last_seq} is not this database's")
+        if not todo:
             return False
         wrong = _wrong_types(client, writes)
         pipe.multi()
-        for event in published.events:
-            pipe.xadd(stream_key(), event.as_stream_fields(published.id), id=f"{event.seq}-0",
-                      maxlen=settings.EVENT_STREAM_MAXLEN, approximate=True)
+        for published in todo:
+            for event in published.events:
+                pipe.xadd(stream_key(), event.as_stream_fields(published.id), id=f"{event.seq}-0",
+                          maxlen=settings.EVENT_STREAM_MAXLEN, approximate=True)
         writes.apply(pipe, wrong)
-        pipe.hset(source_key(), mapping={"database": position.database, "batch": published.id})
+        pipe.hset(source_key(), mapping={"database": position.database, "batch": todo[-1].id})
+        applied[:] = todo
         return True
 
-    return _watched_transaction(client, [source_key(), *writes.key_types], build)
+    try:
+        if not _watched_transaction(client, [source_key(), *writes.key_types], build):
+            return []
+    except Contention:
+        if len(group) > 1:
+            raise ContendedGroup() from None
+        raise
+    return applied
+
+
+def _groups(batches: list[PublishedBatch]) -> list[list[PublishedBatch]]:
+    groups: list[list[PublishedBatch]] = []
+    size = 0
+    for published in batches:
+        if groups and size + len(published.events) <= GROUP_MAX_EVENTS:
+            groups[-1].append(published)
+            size += len(published.events)
+        else:
+            groups.append([published])
+            size = len(published.events)
+    return groups
 
 
 def load_batches(batches: list[Batch]) -> list[PublishedBatch]:
@@ -310,32 +364,40 @@ def publish_pending(*, up_to: int | None = None, limit: int = 500, backlog_limit
     except DatabaseError as exc:
         raise PublishError(f"database: {exc}") from exc
     done: list[PublishedBatch] = []
-    applied: list[PublishedBatch] = []
+    applied: list[list[PublishedBatch]] = []
     failure: PublishError | None = None
-    for published in batches:
+    groups = _groups(batches)
+    while groups:
+        group = groups.pop(0)
         try:
-            if _publish_one(client, published, position):
-                applied.append(published)
+            applied.append(_publish_group(client, group, position))
+        except ContendedGroup:
+            # Under contention a group goes one batch at a time: the batches before the
+            # contended one still get through.
+            groups[:0] = [[published] for published in group]
+            continue
         except (redis.RedisError, OSError) as exc:
             failure = PublishError(f"redis: {exc}")
             break
         except MirrorMismatch as exc:
             # Readers must not trust that projection either: they use the database until the
             # relay has rebuilt it.
-            logger.warning("%s: batch %s waits for the relay to rebuild the mirror", exc, published.id)
+            logger.warning("%s: batch %s waits for the relay to rebuild the mirror", exc, group[0].id)
             withdraw_projections(client)
             failure = exc
             break
         except PublishError as exc:  # contention: the batches before it still get marked
             failure = exc
             break
-        done.append(published)
+        done.extend(group)
     now = timezone.now()
     # Live pages first: the marking below is a database write, and on SQLite it may queue
-    # behind other writers; the pushes need not wait for it.
-    for published in applied:
-        if now - published.events[-1].occurred_at <= FANOUT_MAX_AGE:
-            _fan_out(published)
+    # behind other writers; the pushes need not wait for it. One fan-out per group: a page
+    # gets the group's latest state once.
+    for group in applied:
+        fresh = [published for published in group if now - published.events[-1].occurred_at <= FANOUT_MAX_AGE]
+        if fresh:
+            _fan_out(PublishedBatch.merged(fresh))
     try:
         # One write for the whole pass: on SQLite every write queues for the one write lock.
         # A crash before it only means the next pass finds these in the stream and skips them.
@@ -348,7 +410,7 @@ def publish_pending(*, up_to: int | None = None, limit: int = 500, backlog_limit
         raise PublishError(f"database: {exc}") from exc
     if failure is not None:
         raise failure
-    return len(applied)
+    return sum(len(group) for group in applied)
 
 
 def _fan_out(published: PublishedBatch) -> None:

@@ -91,5 +91,10 @@ def telemetry_types() -> list[str]:
     return sorted(name for name, event_type in EVENT_TYPES.items() if event_type.telemetry)
 
 
+def all_telemetry(types: list[str]) -> bool:
+    """Whether every one of ``types`` is telemetry (a batch of position reports only)."""
+    return bool(types) and all(name in EVENT_TYPES and EVENT_TYPES[name].telemetry for name in types)
+
+
 register("batch.rolled_back", "A batch failed; nothing of it was stored or published.",
          summary=lambda p, driver: f"rolled back: {p['reason']}", tone="bad", reason=str, attempted=list)

@@ -6,8 +6,10 @@
         batch.add("order.confirmed", order_id=order.id, payload={...})
 
 The batch is the transaction (``atomic(durable=True)``): the state change and the outbox rows
-commit together or not at all. After commit the batch is published to Redis; if it fails,
-the transaction is rolled back and a ``batch.rolled_back`` event records the failure.
+commit together or not at all; if it fails, the transaction is rolled back and a
+``batch.rolled_back`` event records the failure. After commit the batch is handed to the
+process's publisher thread (``events.handoff``): a lifecycle change waits until it is
+published to Redis, telemetry (position reports only) does not.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -88,7 +90,8 @@ def batch(*, correlation_id: str | None = None) -> Iterator[BatchBuilder]:
             yield builder
             if builder.events:
                 stored = _store(builder, kind=Batch.Kind.CHANGE)
-                transaction.on_commit(partial(_publish_after_commit, stored.id))
+                transaction.on_commit(partial(_publish_after_commit, stored.id,
+                                              wait=not registry.all_telemetry(builder.types)))
     except Exception as exc:
         # A refusal raised before any event was added leaves no trace, not even a rollback
         # event: nothing was attempted.
@@ -98,17 +101,24 @@ def batch(*, correlation_id: str | None = None) -> Iterator[BatchBuilder]:
 
 
 def _store(builder: BatchBuilder, *, kind: str) -> Batch:
-    # The lock is taken last and held to commit: batches commit in sequence order.
-    sequence = Sequence.objects.select_for_update().filter(pk="events").first()
-    if sequence is None:  # made by a migration; only a flushed test database lacks it
-        sequence = Sequence.objects.create(
+    # The sequence row is locked by the UPDATE that takes the numbers, and held to commit:
+    # batches commit in sequence order.
+    count = len(builder.events)
+    table = connection.ops.quote_name(Sequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET last_batch = last_batch + 1, last_event = last_event + %s "
+                       "WHERE name = %s RETURNING last_batch, last_event", [count, "events"])
+        row = cursor.fetchone()
+    if row is None:  # made by a migration; only a flushed test database lacks it
+        Sequence.objects.create(
             pk="events",
-            last_batch=Batch.objects.aggregate(m=Max("id"))["m"] or 0,
-            last_event=Event.objects.aggregate(m=Max("seq"))["m"] or 0,
+            last_batch=(Batch.objects.aggregate(m=Max("id"))["m"] or 0) + 1,
+            last_event=(Event.objects.aggregate(m=Max("seq"))["m"] or 0) + count,
         )
+        row = Sequence.objects.filter(pk="events").values_list("last_batch", "last_event").get()
+    batch_id, last_event = row
+    first_seq = last_event - count + 1
     now = timezone.now()
-    batch_id = sequence.last_batch + 1
-    first_seq = sequence.last_event + 1
     stored = Batch.objects.create(id=batch_id, correlation_id=builder.correlation_id, kind=kind,
                                   created_at=now)
     Event.objects.bulk_create([
@@ -117,8 +127,6 @@ def _store(builder: BatchBuilder, *, kind: str) -> Batch:
               driver_id=pending.driver_id, payload=pending.payload, occurred_at=now)
         for index, pending in enumerate(builder.events)
     ])
-    Sequence.objects.filter(pk="events").update(last_batch=batch_id,
-                                                last_event=first_seq + len(builder.events) - 1)
     return stored
 
 
@@ -129,21 +137,12 @@ def _record_rollback(failed: BatchBuilder, exc: BaseException) -> None:
     try:
         with transaction.atomic():
             stored = _store(record, kind=Batch.Kind.ROLLBACK)
-            transaction.on_commit(partial(_publish_after_commit, stored.id))
+            transaction.on_commit(partial(_publish_after_commit, stored.id, wait=True))
     except DatabaseError:
         logger.exception("could not record the rollback of batch %s", failed.correlation_id)
 
 
-# A committing request publishes its batch (and the few before it) at once; behind a longer
-# backlog it leaves publishing to the relay rather than keep its caller waiting.
-REQUEST_BACKLOG_LIMIT = 20
+def _publish_after_commit(batch_id: int, *, wait: bool) -> None:
+    from events.handoff import publisher_thread
 
-
-def _publish_after_commit(batch_id: int) -> None:
-    from events.publisher import PublishError, publish_pending
-
-    try:
-        publish_pending(up_to=batch_id, backlog_limit=REQUEST_BACKLOG_LIMIT)
-    except PublishError as exc:
-        # Committed is committed: the batch waits in the outbox for the relay.
-        logger.warning("batch %s left for the relay: %s", batch_id, exc)
+    publisher_thread.hand_over(batch_id, wait=wait)

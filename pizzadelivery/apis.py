@@ -646,6 +646,8 @@ def _driver(request: Request, driver_id: str, permission: str) -> int:
     """The driver's id, when the caller may act for them (401/403), or 404."""
     pk = parse_int_id(driver_id, code="invalid_driver_id", what="Driver")
     require_role(request)
+    if policy.may(request.user, permission, Driver(pk=pk)):
+        return pk  # the driver themselves, or an admin: the service answers 404 for no such driver
     driver = Driver.objects.filter(pk=pk).first()
     if driver is None:
         raise ApiError("driver_not_found", "No driver with that id.", status_code=404)
@@ -675,9 +677,9 @@ class DriverLocationApi(APIView):
         data = LocationIn(data=request.data)
         data.is_valid(raise_exception=True)
         value = data.validated_data
-        driver = services.driver_location_update(driver_id=pk, lat=value["lat"], lng=value["lng"],
-                                                 heading=value.get("heading"), speed_kmh=value.get("speed_kmh"))
-        return Response(driver_out(driver, active_orders_by_driver([driver.id])))
+        driver, order = services.driver_location_report(driver_id=pk, lat=value["lat"], lng=value["lng"],
+                                                        heading=value.get("heading"), speed_kmh=value.get("speed_kmh"))
+        return Response(driver_out(driver, {driver.id: order} if order else {}))
 
 
 class DriverStatusIn(serializers.Serializer):

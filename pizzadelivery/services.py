@@ -404,6 +404,15 @@ def order_transition(*, order_id: uuid.UUID | str, to: str, driver_id: int | Non
 
 def driver_location_update(*, driver_id: int, lat: float, lng: float, heading: float | None = None,
                            speed_kmh: float | None = None) -> Driver:
+    return driver_location_report(driver_id=driver_id, lat=lat, lng=lng, heading=heading, speed_kmh=speed_kmh)[0]
+
+
+def driver_location_report(*, driver_id: int, lat: float, lng: float, heading: float | None = None,
+                           speed_kmh: float | None = None) -> tuple[Driver, Order | None]:
+    """Record a driver's position: the driver and their active delivery (None when they have
+    none), as they are after it. Telemetry: the caller is answered once it is committed; the
+    pushes follow from the publisher (``events.handoff``). A move of the ETA by 30 s or more
+    is a lifecycle fact in the same batch (``delivery.eta_updated``)."""
     _check_coordinates(lat, lng)
     if heading is not None and not 0 <= heading < 360:
         raise DomainError("Heading is in degrees, 0 to 359.", code="invalid_location")
@@ -419,8 +428,12 @@ def driver_location_update(*, driver_id: int, lat: float, lng: float, heading: f
         driver.lat, driver.lng = Decimal(f"{lat:.6f}"), Decimal(f"{lng:.6f}")
         driver.heading, driver.speed_kmh, driver.location_updated_at = heading, speed_kmh, now
         driver.save(update_fields=["lat", "lng", "heading", "speed_kmh", "location_updated_at", "moved_at"])
-        order = (Order.objects.select_for_update(of=("self",)).select_related("restaurant", "driver")
-                 .filter(driver=driver, delivery_status__in=ON_THE_ROAD).first())
+        order = None
+        if driver.status == Driver.Status.BUSY:  # only a busy driver has a delivery on the road
+            order = (Order.objects.select_for_update(of=("self",)).select_related("restaurant")
+                     .filter(driver=driver, delivery_status__in=ON_THE_ROAD).first())
+        if order is not None:
+            order.driver = driver  # the row just written, not read again
         events.add("driver.location_updated", driver_id=driver.id, order_id=order.id if order else None,
                    payload={"lat": float(driver.lat), "lng": float(driver.lng), "heading": heading,
                             "speed_kmh": speed_kmh, "reported_at": now.isoformat()})
@@ -429,7 +442,7 @@ def driver_location_update(*, driver_id: int, lat: float, lng: float, heading: f
             _update_eta(events, order, now=now, reason="driver moved")
             if order.eta_at != previous:
                 order.save(update_fields=["eta_at", "updated_at"])
-    return driver
+    return driver, order
 
 
 def driver_register(*, name: str, vehicle: str = Driver.Vehicle.SCOOTER, phone: str = "",

@@ -344,6 +344,17 @@ ORDER_MAX_TOTAL = Decimal(os.environ.get("ORDER_MAX_TOTAL", "500"))
 # Phone numbers without a country code are read as numbers of this region (ISO 3166-1).
 PHONENUMBER_DEFAULT_REGION = os.environ.get("PHONE_REGION", "DE")
 EVENT_STREAM_MAXLEN = env_int("EVENT_STREAM_MAXLEN", 100_000)
+# Telemetry (position reports) older than this many days is compacted by the relay and
+# `manage.py prune_events` (events.retention); 0 keeps everything. Lifecycle events are kept.
+EVENT_RETENTION_DAYS = float(os.environ.get("EVENT_RETENTION_DAYS", "7"))
+EVENT_PRUNE_INTERVAL = float(os.environ.get("EVENT_PRUNE_INTERVAL", "3600"))
+# The tracker draws an order's latest this many positions; compaction keeps exactly those.
+TRACKER_ROUTE_POINTS = 400
+# A lifecycle change waits this long for its batch to be published before it answers anyway
+# (committed; the publisher thread or the relay publishes it).
+PUBLISH_WAIT_SECONDS = float(os.environ.get("PUBLISH_WAIT_SECONDS", "0.5"))
+# Position reports are gathered this long before a publisher pass (pushes coalesce per page).
+PUBLISH_GATHER_SECONDS = float(os.environ.get("PUBLISH_GATHER_SECONDS", "0.05"))
 # --- webhooks (pizzadelivery/webhooks; README, "Integrating") ------------------------
 def env_seconds_list(name: str, default: str) -> list[float]:
     try:

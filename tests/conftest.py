@@ -32,6 +32,16 @@ def _redis_server() -> Iterator[None]:
         started.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _publisher_thread_stops_first(django_db_setup) -> Iterator[None]:
+    """The publisher thread holds a connection to the test database: it ends before the
+    database is dropped."""
+    yield
+    from events.handoff import publisher_thread
+
+    publisher_thread.stop()
+
+
 @pytest.fixture(autouse=True)
 def _clean_redis(_redis_server: None) -> Iterator[None]:
     """Each test starts with an empty Redis: the tests own the Redis database they are given."""

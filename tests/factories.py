@@ -75,6 +75,14 @@ def order_at(status: str, *, driver_obj: Driver | None = None, **kwargs: object)
     return Order.objects.get(pk=new.id)
 
 
+def published() -> None:
+    """Wait for this process's publisher thread to finish every pass handed to it (position
+    reports are answered at commit; their publishing and pushes follow)."""
+    from events.handoff import publisher_thread
+
+    assert publisher_thread.wait_idle(timeout=10), "the publisher thread did not finish its passes"
+
+
 def deliver(order_id: object) -> Order:
     """Hand the order over the way a driver does: with the customer's PIN."""
     return services.order_transition(order_id=order_id, to="delivered",

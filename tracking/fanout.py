@@ -1,5 +1,6 @@
-"""Push the tracker's fragments after each published batch: rendered once per touched order,
-sent to that order's group, whatever the number of open trackers."""
+"""Push the tracker's fragments after each published group of batches: rendered once per
+touched order that a tracker watches (the latest state, however many position reports the
+group holds), sent to that order's group, whatever the number of open trackers."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,7 @@ import uuid
 from typing import Any
 
 from events.publisher import PublishedBatch
-from pizzadelivery.infra.group_sends import group_send_all
+from pizzadelivery.infra.group_sends import group_send_all, watched_groups
 from tracking.consumers import FRAGMENT_MESSAGE, tracker_group
 from tracking.fragments import render_live
 from tracking.selectors import tracker_snapshot
@@ -17,11 +18,13 @@ logger = logging.getLogger(__name__)
 
 def tracker_messages(batch: PublishedBatch) -> list[tuple[str, dict[str, Any]]]:
     messages = []
-    for order_id in batch.order_ids():
+    groups = {tracker_group(order_id): order_id for order_id in batch.order_ids()}
+    for group in watched_groups(groups):  # nothing rendered for an order no tracker shows
+        order_id = groups[group]
         try:
             snapshot = tracker_snapshot(uuid.UUID(order_id))
             if snapshot is not None:
-                messages.append((tracker_group(order_id),
+                messages.append((group,
                                  {"type": FRAGMENT_MESSAGE, "seq": batch.last_seq, "html": render_live(snapshot)}))
         except Exception:  # one order's fragments failing must not cost the others theirs
             logger.exception("tracker fragments for order %s (batch %s) failed", order_id, batch.id)
@@ -29,5 +32,5 @@ def tracker_messages(batch: PublishedBatch) -> list[tuple[str, dict[str, Any]]]:
 
 
 def tracker_fanout(batch: PublishedBatch) -> None:
-    """Registered with the publisher; runs once per batch in the process that published it."""
+    """Registered with the publisher; runs once per published group, in the process that published it."""
     group_send_all(tracker_messages(batch))

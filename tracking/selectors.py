@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -25,7 +26,6 @@ from tracking import maps
 
 ORDER_KEYS = ("id", "code", "status", "restaurant", "items", "total", "delivery_address")
 # Most recent positions drawn as the path travelled; older ones add nothing visible.
-MAX_PATH_POINTS = 400
 # The out-for-delivery step never shows complete before the handover: the last metres take time.
 MAX_LEG_FRACTION = 0.95
 DEFAULT_PREP_MINUTES = Restaurant._meta.get_field("prep_minutes").get_default()
@@ -185,7 +185,7 @@ def build_state(order_doc: OrderDocument, driver_doc: DriverDocument | None, *, 
 def travelled_path(order_id: uuid.UUID) -> list[tuple[float, float]]:
     """The driver's reported positions while on this order, oldest first."""
     recent = (event_list(order_id=order_id, types=["driver.location_updated"])
-              .order_by("-seq").values_list("payload", flat=True)[:MAX_PATH_POINTS])
+              .order_by("-seq").values_list("payload", flat=True)[:settings.TRACKER_ROUTE_POINTS])
     return [(float(p["lat"]), float(p["lng"])) for p in reversed(list(recent))]
 
 

@@ -345,3 +345,11 @@ def delivery_record(*, claim: Claim, outcome: Outcome, started_at: datetime) -> 
         endpoint.save(update_fields=["leased_until", "lease_token", "failing_since", "active", "disabled_reason",
                                      "disabled_at"])
     return delivery
+
+
+def purge_finished_telemetry(cutoff: datetime) -> int:
+    """Forget finished deliveries of position reports made before ``cutoff`` (the reports
+    themselves are compacted then: ``events.retention``). Lifecycle deliveries are kept."""
+    telemetry = [name for name, event_type in EVENT_TYPES.items() if event_type.telemetry]
+    return Delivery.objects.filter(event_type__in=telemetry, created_at__lt=cutoff,
+                                   state__in=[Delivery.State.DELIVERED, Delivery.State.FAILED]).delete()[0]

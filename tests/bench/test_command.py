@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,8 @@ TINY = ["--orders", "300", "--drivers", "20", "--layouts", "granian", "--layers"
         "--duration", "1", "--delivery-rates", "50", "--state-rates", "50",
         "--saturation-duration", "1", "--saturation-connections", "8",
         "--push-sockets", "10", "--push-rate", "10", "--push-duration", "1",
-        "--hold-sockets", "40", "--hold-seconds", "0.5", "--event-duration", "1"]
+        "--hold-sockets", "40", "--hold-seconds", "0.5", "--event-duration", "1",
+        "--location-rates", "20", "--location-duration", "1"]
 
 
 def test_bench_runs_every_stage_and_writes_its_results(tmp_path: Path):
@@ -56,6 +58,16 @@ def test_bench_runs_every_stage_and_writes_its_results(tmp_path: Path):
     assert push["reach"] == 1.0 and push["push_latency"]["count"] == push["expected"] > 0
     (hold,) = run["ws"]["hold"]
     assert hold["still_open"] == 40 and hold["kib_per_socket"] > 0
+
+    location = run["location"]  # position reports at a fixed rate, pushed to a tracker per order
+    assert location["opened"] == location["trackers"] > 0
+    (at_rate,) = location["fixed"]
+    assert at_rate["post_statuses"] == {"200": 20} and at_rate["reach"] > 0
+    assert at_rate["app_cpu_ms_per_unit"] > 0
+    if shutil.which("wrk"):  # saturated by wrk (make bench installs it); skipped without
+        assert location["saturation"]["throughput_rps"] > 0 and location["saturation"]["non_2xx"] == 0
+    else:
+        assert "saturation" not in location
 
     assert results["events"]["batches"] > 0 and results["events"]["unpublished_batches"] == 0
     saturation = next(t for t in results["targets"] if t["target"].startswith("delivery saturation"))

@@ -182,20 +182,36 @@ def test_two_processes_dispatching_concurrently_give_one_gapless_order(mirror, r
     assert mirror_differences() == []
 
 
-def test_a_request_leaves_a_long_backlog_to_the_relay(own_redis) -> None:
-    from events.services import REQUEST_BACKLOG_LIMIT
-
+def test_a_change_behind_a_long_backlog_answers_in_time_and_all_is_published_in_order(own_redis,
+                                                                                       settings) -> None:
     order = factories.order()
     rebuild_projections()
     own_redis.stop()
-    for _ in range(REQUEST_BACKLOG_LIMIT + 1):
-        services.driver_set_status(driver_id=factories.driver().id, status="offline")
+    drivers = [factories.driver() for _ in range(120)]
+    for driver in drivers:  # committed while Redis is down: the outbox holds them
+        services.driver_set_status(driver_id=driver.id, status="offline")
+    assert Batch.objects.filter(published_at__isnull=True).count() >= 120
     own_redis.start()
+    started = time.monotonic()
     services.order_transition(order_id=order.id, to="confirmed")  # Redis is back, the backlog is long
-    assert Batch.objects.filter(published_at__isnull=True).count() > REQUEST_BACKLOG_LIMIT
-    relay_once()
+    assert time.monotonic() - started < settings.PUBLISH_WAIT_SECONDS + 0.5  # it answers anyway
+    relay_once()  # the relay, or this process's publisher meanwhile: either publishes it all
     assert not Batch.objects.filter(published_at__isnull=True).exists()
-    assert _stream_seqs() == sorted(_stream_seqs())
+    assert _stream_seqs() == _db_seqs()[-len(_stream_seqs()):] and len(_stream_seqs()) >= 121
+    assert mirror_differences() == []
+
+
+def test_telemetry_is_answered_at_commit_and_published_by_the_process_publisher(mirror, redis_client) -> None:
+    """A position report does not wait for Redis; the process's publisher thread publishes it
+    (with whatever else is pending) within a pass."""
+    driver = factories.driver()
+    services.driver_location_update(driver_id=driver.id, lat=52.5, lng=13.4)
+    deadline = time.monotonic() + 5
+    while Batch.objects.filter(published_at__isnull=True).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not Batch.objects.filter(published_at__isnull=True).exists()
+    assert _stream_seqs() == _db_seqs()
+    assert mirror_differences() == []
 
 
 def test_contention_on_one_batch_still_marks_and_fans_out_the_batches_before_it(own_redis, monkeypatch) -> None:

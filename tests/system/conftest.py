@@ -127,6 +127,7 @@ def unchanged(transactional_db) -> Callable[[], AbstractContextManager[None]]:
 
     @contextmanager
     def check() -> Iterator[None]:
+        factories.published()  # what earlier requests committed is published before the snapshot
         rows_before, redis_before = database_rows(), redis_state()
         yield
         rows_after, redis_after = database_rows(), redis_state()

@@ -55,6 +55,12 @@ def _status_of(sock: socket.socket) -> tuple[int, bytes]:
         if not chunk:
             break
         data += chunk
+    # A chunked body (granian streams it) ends with its zero-length chunk: read up to there.
+    while not length and re.search(rb"(?i)transfer-encoding: chunked", data) and not data.endswith(b"0\r\n\r\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
     return int(match.group(1)), data
 
 

@@ -30,7 +30,10 @@ def ready_then_dispatched(driver: Driver | None = None) -> tuple[Order, Driver]:
 
 
 def move(driver: Driver, lat: float, lng: float) -> None:
+    """A position report, published: telemetry is answered at commit and published by the
+    process's publisher thread, which the tests wait for."""
     services.driver_location_update(driver_id=driver.id, lat=lat, lng=lng)
+    factories.published()
 
 
 def between(a: tuple[float, float], b: tuple[float, float], fraction: float) -> tuple[float, float]:
