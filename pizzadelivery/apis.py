@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils import translation
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers, status
@@ -282,6 +283,10 @@ class CustomerIn(serializers.Serializer):
     name = PersonNameField(max_length=120, trim_whitespace=True)
     phone = PhoneNumberField(max_length=32, help_text="Parsed with the phonenumbers library (national numbers "
                              "in settings.PHONENUMBER_DEFAULT_REGION); stored as E.164.")
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="",
+                                   help_text="Optional: the customer's notifications (confirmed, on its way with "
+                                             "the PIN, arriving, delivered, cancelled) are e-mailed here, in the "
+                                             "language of the request's Accept-Language.")
 
 
 class AddressIn(serializers.Serializer):
@@ -408,6 +413,7 @@ class OrdersApi(APIView):
             customer_name=value["customer"]["name"], customer_phone=value["customer"]["phone"].as_e164,
             address=value["delivery_address"]["text"], lat=value["delivery_address"]["lat"],
             lng=value["delivery_address"]["lng"], notes=value["notes"],
+            customer_email=value["customer"]["email"], language=translation.get_language_from_request(request),
         )
         body = order_out(request, order_document(_order(order.id)))
         return Response(body, status=status.HTTP_201_CREATED,
@@ -539,7 +545,8 @@ class OrderTransitionApi(APIView):
                                                                                               CancelReason.OTHER)
         services.order_transition(order_id=pk, to=to, driver_id=data.validated_data.get("driver_id"),
                                   reason=data.validated_data["reason"], pin=data.validated_data.get("pin"),
-                                  reason_code=reason_code, reassign=data.validated_data["reassign"])
+                                  reason_code=reason_code, reassign=data.validated_data["reassign"],
+                                  by_customer=as_customer)
         return Response(order_out(request, order_document(_order(pk)), for_customer=as_customer))
 
 

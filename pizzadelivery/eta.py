@@ -33,6 +33,11 @@ def travel_time(meters: float) -> timedelta:
     return timedelta(seconds=meters / (settings.CITY_SPEED_KMH / 3.6))
 
 
+def is_arriving(driver: tuple[float, float], destination: tuple[float, float]) -> bool:
+    """About a minute's drive from the door (the tracker's "Arriving", the customer's e-mail)."""
+    return travel_time(road_m(*driver, *destination)).total_seconds() <= ARRIVING_SECONDS
+
+
 @dataclass(frozen=True)
 class Trip:
     """What an estimated arrival depends on: where the pizza comes from and goes to, how long

@@ -68,6 +68,8 @@ class MenuItem(models.Model):
 class Customer(models.Model):
     name = models.CharField(max_length=120)
     phone = models.CharField(max_length=32)
+    # Optional: where the customer's e-mail notifications go (pizzadelivery.notifications).
+    email = models.EmailField(max_length=254, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -122,6 +124,9 @@ class Order(models.Model):
     delivery_lat = coordinate(validators=LAT_VALIDATORS)
     delivery_lng = coordinate(validators=LNG_VALIDATORS)
     notes = models.CharField(max_length=500, blank=True)
+    # The language the customer ordered in (their checkout's, or the API caller's Accept-Language):
+    # their e-mails are written in it.
+    language = models.CharField(max_length=16, blank=True)
     total = models.DecimalField(max_digits=10, decimal_places=2)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -80,7 +80,8 @@ def merge_lines(lines: list[LineInput]) -> list[LineInput]:
 
 
 def order_create(*, restaurant_id: int, lines: list[LineInput], customer_name: str,
-                 customer_phone: str, address: str, lat: float, lng: float, notes: str = "") -> Order:
+                 customer_phone: str, address: str, lat: float, lng: float, notes: str = "",
+                 customer_email: str = "", language: str = "") -> Order:
     if not lines:
         raise DomainError("An order needs at least one item.", code="empty_order")
     if any(not 1 <= line.quantity <= MAX_QUANTITY for line in lines):
@@ -119,11 +120,11 @@ def order_create(*, restaurant_id: int, lines: list[LineInput], customer_name: s
             raise DomainError(f"An order comes to at most {settings.ORDER_MAX_TOTAL} EUR ({total} asked); for a "
                               "party, call the pizzeria.", code="order_too_large")
         now = timezone.now()
-        customer = Customer.objects.create(name=customer_name, phone=customer_phone)
+        customer = Customer.objects.create(name=customer_name, phone=customer_phone, email=customer_email)
         order = Order.objects.create(
             code=_new_code(), restaurant=restaurant, customer=customer, delivery_address=address,
             delivery_lat=Decimal(f"{lat:.6f}"), delivery_lng=Decimal(f"{lng:.6f}"), notes=notes,
-            total=total, placed_at=now,
+            total=total, placed_at=now, language=language[:16],
         )
         OrderItem.objects.bulk_create([
             OrderItem(order=order, menu_item=menu[line.menu_item_id], name=menu[line.menu_item_id].name,
@@ -313,9 +314,14 @@ def _deliver(order: Order, events: BatchBuilder, now: datetime, *, pin: str | No
     _release_driver(order, events, "delivered")
 
 
-def _cancel(order: Order, reason: str, reason_code: str, events: BatchBuilder, now: datetime) -> None:
+def _cancel(order: Order, reason: str, reason_code: str, events: BatchBuilder, now: datetime, *,
+            by_customer: bool = False) -> None:
     if order.status in NOT_CANCELLABLE:
         raise _refuse(order, "cancelled", "it is already picked up, delivered or cancelled")
+    if by_customer and order.status != OrderStatus.PLACED:
+        # Checked under the row lock: a kitchen confirming meanwhile wins.
+        raise _refuse(order, "cancelled", f"the kitchen has started on it: to cancel now, call "
+                      f"{order.restaurant.name}")
     if reason_code not in CancelReason.values:
         raise DomainError(f"The reason is one of {', '.join(CancelReason.values)}.", code="invalid_reason")
     previous = order.status
@@ -359,13 +365,14 @@ def _check_pin(order_id: uuid.UUID | str, pin: str) -> None:
 
 def order_transition(*, order_id: uuid.UUID | str, to: str, driver_id: int | None = None,
                      reason: str = "", pin: str | None = None, reason_code: str = CancelReason.OTHER,
-                     how: str = "", reassign: bool = False) -> Order:
+                     how: str = "", reassign: bool = False, by_customer: bool = False) -> Order:
     """Move the order's kitchen or delivery track to ``to`` (one event batch). Delivering takes
     the customer's ``pin``, or, waived, a ``reason``; cancelling takes a ``reason_code``
     (``lifecycle.CancelReason``: the customer is told its message) and the staff's ``reason``.
     ``reassign`` gives an order already dispatched (not yet picked up) to another ``driver_id``;
     without it a second dispatch is refused, so two dispatchers cannot both win. ``how`` and
-    ``reason`` explain a dispatch in its event (``auto`` for auto-dispatch)."""
+    ``reason`` explain a dispatch in its event (``auto`` for auto-dispatch). ``by_customer``: the
+    customer cancels with their tracking link, which only a ``placed`` order allows."""
     if to not in OrderStatus.values:
         raise DomainError(f"Unknown status {to!r}; one of {', '.join(OrderStatus.values)}.",
                           code="invalid_status")
@@ -385,7 +392,7 @@ def order_transition(*, order_id: uuid.UUID | str, to: str, driver_id: int | Non
         elif to == OrderStatus.DELIVERED:
             _deliver(order, events, now, pin=pin, reason=reason)
         elif to == OrderStatus.CANCELLED:
-            _cancel(order, reason, reason_code, events, now)
+            _cancel(order, reason, reason_code, events, now, by_customer=by_customer)
         else:
             raise _refuse(order, to, "an order is placed only once")
         try:

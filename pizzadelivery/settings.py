@@ -10,8 +10,10 @@ import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -70,6 +72,7 @@ INSTALLED_APPS = [
     "events",
     "pizzadelivery.apps.CoreConfig",
     "pizzadelivery.webhooks",
+    "pizzadelivery.notifications",
     "pizzadelivery.storefront",
     "pizzadelivery.accounts",
     "pizzadelivery.kitchen",
@@ -115,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "pizzadelivery.accounts.navigation.navigation",
+                "pizzadelivery.infra.maps.map_settings",
             ],
         },
     },
@@ -291,9 +295,38 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- e-mail: the customers' notifications (pizzadelivery/notifications) ---------------
+# EMAIL_URL in django-environ's form: smtp://user:password@host:587 (smtp+tls://, smtp+ssl://),
+# consolemail:// (the default: printed by the relay), filemail:///path/to/dir, memorymail://.
+EMAIL_URL = os.environ.get("EMAIL_URL") or "consolemail://"
+vars().update(environ.Env.email_url_config(EMAIL_URL))
+if EMAIL_URL.startswith("filemail://"):
+    # django-environ drops the path's leading slash: filemail:///tmp/mails is /tmp/mails, as written.
+    EMAIL_FILE_PATH = urlsplit(EMAIL_URL).path or str(VAR_DIR / "mails")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # seconds; the relay sends the mails
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "pizzadelivery <orders@pizzadelivery.localhost>")
+# The address customers open their tracking link at (e-mails carry absolute links).
+SITE_URL = (os.environ.get("SITE_URL") or
+            f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}").rstrip("/")
+# A notification that could not be sent is tried again after these many seconds, then given up.
+NOTIFICATION_RETRY_SCHEDULE = [30.0, 120.0, 600.0, 1800.0, 3600.0]
+
+# --- maps -----------------------------------------------------------------------------
+# A tile server's URL template ({z}/{x}/{y}, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png)
+# and its attribution: the tracker, the dashboard and checkout draw a Leaflet map on it. Unset:
+# the offline SVG map.
+MAP_TILES_URL = os.environ.get("MAP_TILES_URL", "")
+MAP_ATTRIBUTION = os.environ.get("MAP_ATTRIBUTION", "")
+
 # --- product tuning -------------------------------------------------------------------
-# How checkout turns an address into a point: "gazetteer" (offline, the default).
+# How checkout turns an address into a point: "gazetteer" (offline, the default) or
+# "nominatim" (geopy's Nominatim client against GEOCODER_URL, e.g. https://nominatim.openstreetmap.org).
 GEOCODER = os.environ.get("GEOCODER", "gazetteer")
+if GEOCODER not in ("gazetteer", "nominatim"):
+    raise ImproperlyConfigured(f"GEOCODER is gazetteer or nominatim, not {GEOCODER!r}")
+GEOCODER_URL = os.environ.get("GEOCODER_URL", "https://nominatim.openstreetmap.org")
+GEOCODER_TIMEOUT = float(os.environ.get("GEOCODER_TIMEOUT", "5"))
+GEOCODER_USER_AGENT = os.environ.get("GEOCODER_USER_AGENT", "pizzadelivery/0.1")
 # The dispatcher's console: how often auto-dispatch looks (when switched on), and when an order
 # or a driver becomes an alert.
 AUTO_DISPATCH_EVERY_SECONDS = float(os.environ.get("AUTO_DISPATCH_EVERY_SECONDS", "5"))
@@ -373,6 +406,18 @@ if PRODUCTION:
 SESSION_COOKIE_HTTPONLY = True
 
 # --- Content-Security-Policy (django-csp) ----------------------------------------------
+def map_tile_origins(template: str) -> list[str]:
+    """The tile server's origin, for img-src (subdomain placeholders like {s} become a wildcard)."""
+    if not template:
+        return []
+    parts = urlsplit(template.replace("{s}", "*"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ImproperlyConfigured("MAP_TILES_URL is an http(s) URL template, e.g. "
+                                   "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    return [f"{parts.scheme}://{parts.netloc}"]
+
+
+
 # Every page loads only its own scripts, styles and images: no third party, no inline script
 # or style attribute, no eval (htmx is configured without them, templates/base.html).
 CONTENT_SECURITY_POLICY = {
@@ -380,7 +425,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],
+        "img-src": [SELF, "data:", *map_tile_origins(MAP_TILES_URL)],
         "font-src": [SELF],
         "connect-src": [SELF],  # 'self' covers the page's own ws:// and wss:// origin (CSP 3)
         "object-src": [NONE],

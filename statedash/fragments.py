@@ -8,6 +8,7 @@ version is the newest event it shows.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -125,6 +126,17 @@ def _queue(waiting: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]
     return rows
 
 
+def _route(driver: dict[str, Any]) -> str:
+    """A delivery's points for the map on real tiles (static/js/route-map.js): the way still to go."""
+    job = driver["current_assignment"]
+    shop = [job["restaurant_location"]["lat"], job["restaurant_location"]["lng"]]
+    home = [job["destination"]["lat"], job["destination"]["lng"]]
+    here = [driver["location"]["lat"], driver["location"]["lng"]] if driver.get("location") else None
+    remaining = ([here, shop, home] if job["stage"] == "dispatched" else [here, home]) if here else [shop, home]
+    return json.dumps({"restaurant": shop, "destination": home, "driver": here, "travelled": [],
+                       "remaining": remaining})
+
+
 def _deliveries(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     rows = []
     for driver in state["drivers"]:
@@ -132,7 +144,7 @@ def _deliveries(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
         if job is None:
             continue
         eta = _at(job["estimated_arrival"])
-        rows.append({"driver": driver, "job": job, "eta": eta, "tone": tone(job["stage"]),
+        rows.append({"driver": driver, "job": job, "eta": eta, "tone": tone(job["stage"]), "geo_json": _route(driver),
                      "stage_label": short_label(job["stage"]),
                      "kitchen_label": short_label(job["kitchen_status"]),
                      "late": bool(eta and eta < now)})

@@ -162,7 +162,9 @@ def _assignment(doc: dict[str, Any] | None, now: datetime) -> dict[str, Any] | N
     return {"order_id": doc["id"], "code": doc["code"], "stage": doc["status"],
             "kitchen_status": doc["kitchen_status"], "restaurant": doc["restaurant"]["name"],
             "delivery_address": doc["delivery_address"]["text"], "estimated_arrival": estimated,
-            "minutes_remaining": _minutes_until(_at(estimated), now)}
+            "minutes_remaining": _minutes_until(_at(estimated), now),
+            "restaurant_location": doc["restaurant"]["location"],
+            "destination": {"lat": doc["delivery_address"]["lat"], "lng": doc["delivery_address"]["lng"]}}
 
 
 def _driver_entry(doc: dict[str, Any], assignments: dict[str, dict[str, Any]], now: datetime) -> dict[str, Any]:

@@ -58,6 +58,11 @@ class StatsOut(serializers.Serializer):
     time_zone = serializers.CharField()
 
 
+class PointOut(serializers.Serializer):
+    lat = serializers.FloatField()
+    lng = serializers.FloatField()
+
+
 class StateAssignmentOut(serializers.Serializer):
     order_id = serializers.UUIDField()
     code = serializers.CharField()
@@ -67,6 +72,8 @@ class StateAssignmentOut(serializers.Serializer):
     delivery_address = serializers.CharField()
     estimated_arrival = IsoDateTimeField(allow_null=True)
     minutes_remaining = serializers.FloatField(allow_null=True)
+    restaurant_location = PointOut(help_text="Where the pizza is picked up.")
+    destination = PointOut(help_text="The customer's door.")
 
 
 class ActiveDriverOut(serializers.Serializer):

@@ -278,3 +278,28 @@ def login_page(page, live: LiveServer, user) -> None:
     page.context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME,
                                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
                                "url": live.url}])
+
+
+@pytest.fixture(scope="module")
+def tiles():
+    """A local map tile server (tests/tile_server.py), recording what it was asked for."""
+    from tests import tile_server
+
+    with tile_server.serving() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tiled(live_server_session, tiles):
+    """A second live server, this one with MAP_TILES_URL pointing at the test's tile server."""
+    server = LiveServer({"MAP_TILES_URL": tiles.template, "MAP_ATTRIBUTION": "© Test Tiles"}).start()
+    yield server
+    server.stop()
+
+
+def csp_violations(page) -> list[str]:
+    """The page's console messages about the Content-Security-Policy refusing something."""
+    found: list[str] = []
+    page.on("console", lambda message: found.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text else None)
+    return found

@@ -39,13 +39,14 @@ def driver(*, lat: float = CITY[0] + 0.002, lng: float = CITY[1] + 0.002, status
 
 def order(*, restaurant_obj: Restaurant | None = None, quantity: int = 1, lat: float = CITY[0] + 0.01,
           lng: float = CITY[1] + 0.01, customer_name: str = "Ada Lovelace", address: str = "Torstraße 1",
-          notes: str = "") -> Order:
+          notes: str = "", customer_email: str = "", language: str = "") -> Order:
     restaurant_obj = restaurant_obj or restaurant()
     item = restaurant_obj.menu_items.first() or menu_item(restaurant_obj)
     return services.order_create(restaurant_id=restaurant_obj.id,
                                  lines=[services.LineInput(item.id, quantity)],
                                  customer_name=customer_name, customer_phone="+49 30 123456",
-                                 address=address, lat=lat, lng=lng, notes=notes)
+                                 address=address, lat=lat, lng=lng, notes=notes,
+                                 customer_email=customer_email, language=language)
 
 
 PATH_TO = {

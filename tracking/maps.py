@@ -6,6 +6,7 @@ on screen are true to each other and a scale bar can say how far things are.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -58,6 +59,9 @@ class RouteMap:
     remaining: str   # the way still to go: via the shop while the driver heads there
     scale_px: float
     scale_label: str
+    # The same points in degrees, for a Leaflet map on real tiles (MAP_TILES_URL): JSON with
+    # restaurant, destination, driver (or null), travelled and remaining as [lat, lng] lists.
+    geo_json: str = "{}"
 
     @property
     def view_box(self) -> str:
@@ -120,4 +124,6 @@ def route_map(*, restaurant: LatLng, destination: LatLng, driver: LatLng | None,
         width=WIDTH, height=HEIGHT, restaurant=project(restaurant), destination=project(destination),
         driver=project(driver) if driver else None, travelled=polyline(travelled),
         remaining=polyline(remaining), scale_px=round(scale_px, 1), scale_label=scale_label,
+        geo_json=json.dumps({"restaurant": restaurant, "destination": destination, "driver": driver,
+                             "travelled": travelled, "remaining": remaining if len(remaining) >= 2 else []}),
     )

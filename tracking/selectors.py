@@ -142,8 +142,7 @@ def is_arriving(order_doc: OrderDocument, position: tuple[float, float] | None,
     if order_doc["status"] != OrderStatus.OUT_FOR_DELIVERY:
         return False
     if position is not None:
-        drive = eta.travel_time(eta.road_m(*position, *_lat_lng(order_doc["delivery_address"])))
-        return drive.total_seconds() <= eta.ARRIVING_SECONDS
+        return eta.is_arriving(position, _lat_lng(order_doc["delivery_address"]))
     return seconds_remaining is not None and seconds_remaining <= eta.ARRIVING_SECONDS
 
 

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
 
+from pizzadelivery import services
 from pizzadelivery.infra.caching import personal
-from django.views.decorators.http import require_GET
-
-from pizzadelivery.policy import link_expired
+from pizzadelivery.infra.errors import DomainError
+from pizzadelivery.lifecycle import CancelReason, OrderStatus
+from pizzadelivery.policy import customer_may_cancel, link_expired
 from pizzadelivery.tokens import order_id_from_token
 from tracking.fragments import LIVE_TEMPLATE, fragment_context
 from tracking.selectors import TrackerSnapshot, tracker_snapshot
@@ -43,6 +45,7 @@ def tracker(request: HttpRequest, token: str) -> HttpResponse:
         **fragment_context(snapshot),
         "socket_path": f"/ws/track/{token}/",
         "live_url": reverse("tracking:tracker-live", args=[token]),
+        "cancel_url": reverse("tracking:tracker-cancel", args=[token]),
     })
 
 
@@ -56,3 +59,28 @@ def tracker_live(request: HttpRequest, token: str) -> HttpResponse:
     if refused := _refused(request, snapshot):
         return refused
     return render(request, LIVE_TEMPLATE, fragment_context(snapshot))
+
+
+@personal
+@never_cache
+@require_http_methods(["GET", "POST"])
+def tracker_cancel(request: HttpRequest, token: str) -> HttpResponse:
+    """The customer cancels their order while it is ``placed``: GET asks to confirm (the page
+    without JavaScript; the tracker asks in a dialog), POST cancels and goes back to the tracker."""
+    snapshot = _snapshot_for(token)
+    if refused := _refused(request, snapshot):
+        return refused
+    order = snapshot.order
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            services.order_transition(order_id=order["id"], to=OrderStatus.CANCELLED,
+                                      reason_code=CancelReason.CUSTOMER_ASKED, by_customer=True)
+        except DomainError as exc:  # the kitchen confirmed it meanwhile: the page says so
+            error, status = exc.code, exc.status_code
+        else:
+            return redirect("tracking:tracker", token=token)
+    return render(request, "tracking/cancel.html", {
+        "order": order, "may_cancel": customer_may_cancel(order) and not error, "error": error,
+        "tracker_url": reverse("tracking:tracker", args=[token]),
+    }, status=status)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from pizzadelivery.geocoding import DISTRICTS, Place, geocoder
+from pizzadelivery.geocoding import DISTRICTS, DISTRICTS_BY_SLUG, GeocoderUnavailable, Place, geocoder, in_service_area
 from pizzadelivery.infra.fields import clean_person_name
 from pizzadelivery.services import MAX_QUANTITY
 
@@ -12,6 +13,9 @@ from pizzadelivery.services import MAX_QUANTITY
 class CartLineForm(forms.Form):
     item = forms.IntegerField(min_value=1)
     quantity = forms.IntegerField(min_value=0, max_value=MAX_QUANTITY, required=False)
+
+
+POINT_INVALID = _("The point on the map is not valid; choose it again.")
 
 
 class CheckoutForm(forms.Form):
@@ -22,11 +26,21 @@ class CheckoutForm(forms.Form):
                              error_messages={"invalid": "Enter a phone number, e.g. +49 30 1234567."},
                              widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel",
                                                            "placeholder": "+49 30 1234567"}))
+    email = forms.EmailField(label=_("E-mail"), max_length=254, required=False,
+                             help_text=_("We write when your order is confirmed, on its way, nearly there and "
+                                         "delivered."),
+                             widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "ada@example.com"}))
     address = forms.CharField(label="Street and house number", max_length=200,
                               widget=forms.TextInput(attrs={"autocomplete": "street-address",
                                                             "placeholder": "Torstraße 1"}))
     district = forms.ChoiceField(label="District", choices=[("", "Choose your district…")] +
                                  [(district.slug, district.name) for district in DISTRICTS])
+    # The point the customer chose ("Use my location", or the pin dragged on the map): when
+    # given, it is where the driver goes, and the address text is what the driver reads.
+    lat = forms.FloatField(required=False, min_value=-90, max_value=90, widget=forms.HiddenInput,
+                           error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), POINT_INVALID))
+    lng = forms.FloatField(required=False, min_value=-180, max_value=180, widget=forms.HiddenInput,
+                           error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), POINT_INVALID))
     notes = forms.CharField(label="Notes for the driver", max_length=300, required=False,
                             widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Floor, door bell, courtyard…"}))
 
@@ -51,12 +65,31 @@ class CheckoutForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if "address" in cleaned and "district" in cleaned:
-            place = geocoder().geocode(cleaned["address"], district=cleaned["district"])
-            if place is None:
-                self.add_error("address", "We could not find that address; check the street and the district.")
+        if "address" not in cleaned or "district" not in cleaned:
+            return cleaned
+        district = DISTRICTS_BY_SLUG[cleaned["district"]]
+        lat, lng = cleaned.get("lat"), cleaned.get("lng")
+        if lat is not None and lng is not None:
+            if not in_service_area(lat, lng):
+                self.add_error(None, _("The point you chose is outside the area we deliver to (Berlin)."))
             else:
-                cleaned["place"] = place
+                cleaned["place"] = Place(round(lat, 6), round(lng, 6), f"{cleaned['address']}, {district.name}")
+            return cleaned
+        if (lat is None) != (lng is None):
+            self.add_error(None, _("The point on the map was incomplete; choose it again."))
+            return cleaned
+        try:
+            place = geocoder().geocode(cleaned["address"], district=cleaned["district"])
+        except GeocoderUnavailable:
+            self.add_error(None, _("Looking up addresses does not work right now; please try again in a minute, "
+                                   "or use your location."))
+            return cleaned
+        if place is None:
+            self.add_error("address", _("We could not find “%(address)s” in %(district)s. Check the street, the "
+                                        "house number and the district.") % {"address": cleaned["address"],
+                                                                               "district": district.name})
+        else:
+            cleaned["place"] = place
         return cleaned
 
     def place(self) -> Place:

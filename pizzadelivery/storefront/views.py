@@ -10,7 +10,7 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -140,7 +140,8 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
                 order = services.order_create(
                     restaurant_id=restaurant.id, lines=basket.order_lines(), customer_name=form.cleaned_data["name"],
                     customer_phone=form.cleaned_data["phone"], address=place.label, lat=place.lat, lng=place.lng,
-                    notes=form.cleaned_data["notes"])
+                    notes=form.cleaned_data["notes"], customer_email=form.cleaned_data["email"],
+                    language=translation.get_language_from_request(request))
         except RateLimited as exc:
             status, retry_after = 429, exc.retry_after
             form.add_error(None, f"Too many orders in a short time; please try again in {retry_after} s.")

@@ -426,3 +426,52 @@ def test_personal_responses_are_never_stored_by_a_cache(api, anon, shop) -> None
         assert {"private", "no-store"} <= directives, (what, response.get("Cache-Control"))
     public = anon.get("/api/restaurants")
     assert "no-store" not in public.get("Cache-Control", "")
+
+
+def test_an_order_takes_the_customers_email_and_language(api, shop) -> None:
+    restaurant, item = shop
+    body = order_body(restaurant, item, customer={"name": "Ada Lovelace", "phone": "+49 30 1234567",
+                                                  "email": "ada@example.com"})
+    response = api.post("/api/orders", body, format="json", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9,en;q=0.5")
+    assert response.status_code == 201, response.content
+    order = Order.objects.select_related("customer").get(pk=response.json()["id"])
+    assert order.customer.email == "ada@example.com" and order.language == "de"
+    assert "ada@example.com" not in response.content.decode()  # no answer repeats it
+
+
+@pytest.mark.parametrize("email", ["not-an-address", "ada@", "a" * 250 + "@example.com", 42])
+def test_an_invalid_email_is_a_400_naming_the_field(api, shop, email) -> None:
+    restaurant, item = shop
+    body = order_body(restaurant, item, customer={"name": "Ada Lovelace", "phone": "+49 30 1234567", "email": email})
+    error = assert_error(api.post("/api/orders", body, format="json"), 400, "invalid_input")
+    assert "email" in str(error["fields"]) and not Order.objects.exists()
+
+
+def test_the_customer_cancels_with_the_tracking_token_only_while_placed(transactional_db, anon) -> None:
+    order = factories.order_at("placed")
+    token = tracking_token_for(order.id)
+    assert_error(anon.post(f"/api/orders/{order.id}/transition?token={token}", {"to": "confirmed"}, format="json"),
+                 403, "forbidden")
+    other = factories.order_at("placed")
+    assert_error(anon.post(f"/api/orders/{other.id}/transition?token={token}", {"to": "cancelled"}, format="json"),
+                 403, "forbidden")
+    moved = anon.post(f"/api/orders/{order.id}/transition?token={token}", {"to": "cancelled"}, format="json")
+    assert moved.status_code == 200 and moved.json()["status"] == "cancelled"
+    assert Event.objects.get(type="order.cancelled", order_id=order.id).payload["reason_code"] == "customer_asked"
+
+    confirmed = factories.order_at("confirmed")
+    refused = assert_error(anon.post(f"/api/orders/{confirmed.id}/transition?token={tracking_token_for(confirmed.id)}",
+                                     {"to": "cancelled"}, format="json"), 409, "invalid_transition")
+    assert refused["status"] == "confirmed"
+    assert Order.objects.get(pk=confirmed.id).status == "confirmed"
+
+
+def test_a_customers_cancel_loses_to_a_kitchen_that_confirmed_first(transactional_db) -> None:
+    from pizzadelivery import services
+    from pizzadelivery.infra.errors import DomainError
+
+    order = factories.order_at("confirmed")  # confirmed after the API's first look, say
+    with pytest.raises(DomainError) as refused:
+        services.order_transition(order_id=order.id, to="cancelled", reason_code="customer_asked", by_customer=True)
+    assert refused.value.code == "invalid_transition"
+    assert Order.objects.get(pk=order.id).status == "confirmed"

@@ -93,7 +93,7 @@ def test_checkout_form_errors_and_confirmation(evil: Hostile, settings) -> None:
     customer = Client()
     menu = f"/restaurants/{evil.restaurant.slug}/"
     customer.post(f"{menu}cart/add/", {"item": evil.item.id})
-    name, street, notes = hostile("name")[:120], f"{hostile('street')[:190]} 1", hostile("notes")[:300]
+    name, street, notes = hostile("name")[:120], f"Torstraße 1 {hostile('street')[:180]}", hostile("notes")[:300]
     form = {"name": name, "phone": "+49 30 1234567", "address": street, "district": "mitte", "notes": notes}
 
     refused = customer.post(f"{menu}checkout/", {**form, "phone": SCRIPT})  # re-rendered with the input

@@ -111,7 +111,7 @@ async def test_fragments_arrive_after_a_location_update(dispatched):
     html = await communicator.receive_from(timeout=5)
 
     ids = re.findall(r'<\w+ id="(trk-[a-z]+)"[^>]*hx-swap-oob=', html)
-    assert ids == ["trk-sync", "trk-hero", "trk-eta", "trk-progress", "trk-driver", "trk-stepper", "trk-map"]
+    assert ids == ["trk-sync", "trk-hero", "trk-eta", "trk-progress", "trk-driver", "trk-stepper", "trk-map", "trk-cancel"]
     assert 'id="trk-driver-pin"' in html
     assert driver.name in html
     version = int(re.search(r'data-version="(\d+)"', html).group(1))

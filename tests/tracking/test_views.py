@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.test import Client
 
+from pizzadelivery.models import Order
 from pizzadelivery.tokens import tracking_token_for
 from tests import factories
 from tests.tracking.helpers import advance, move, ready_then_dispatched, token
@@ -15,7 +16,7 @@ from tracking.selectors import tracker_snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LIVE_IDS = ["trk-sync", "trk-hero", "trk-eta", "trk-progress", "trk-driver", "trk-stepper", "trk-map"]
+LIVE_IDS = ["trk-sync", "trk-hero", "trk-eta", "trk-progress", "trk-driver", "trk-stepper", "trk-map", "trk-cancel"]
 HEADLINES = {
     "placed": "Order received",
     "confirmed": "confirmed your order",
@@ -147,3 +148,34 @@ def test_the_page_works_with_redis_down(own_redis, browser):
     assert response.status_code == 200
     assert driver.name in response.content.decode()
     assert browser.get(f"/track/{token(order)}/live/").status_code == 200
+
+
+def test_the_customer_cancels_while_placed_after_confirming(browser, mirror) -> None:
+    order = factories.order_at("placed")
+    tracker = browser.get(f"/track/{token(order)}/").content.decode()
+    assert 'href="cancel/"' in tracker and 'id="trk-cancel-dialog"' in tracker
+    asked = browser.get(f"/track/{token(order)}/cancel/")
+    assert asked.status_code == 200 and "Yes, cancel my order" in asked.content.decode()
+    assert Order.objects.get(pk=order.id).status == "placed"  # asking changes nothing
+    done = browser.post(f"/track/{token(order)}/cancel/")
+    assert done.status_code == 302 and done["Location"] == f"/track/{token(order)}/"
+    cancelled = Order.objects.get(pk=order.id)
+    assert cancelled.status == "cancelled" and cancelled.cancel_code == "customer_asked"
+    after = browser.get(f"/track/{token(order)}/").content.decode()
+    assert "You cancelled this order" in after and 'href="cancel/"' not in after
+
+
+@pytest.mark.parametrize("status", ["confirmed", "out_for_delivery", "cancelled"])
+def test_no_cancel_once_the_kitchen_confirmed(browser, mirror, status) -> None:
+    order = factories.order_at(status)
+    assert 'href="cancel/"' not in browser.get(f"/track/{token(order)}/").content.decode()
+    refused = browser.post(f"/track/{token(order)}/cancel/")
+    assert refused.status_code == 409 and "can no longer be cancelled" in refused.content.decode()
+    assert Order.objects.get(pk=order.id).status == status
+
+
+def test_cancel_with_a_forged_link_is_404(browser, mirror) -> None:
+    order = factories.order_at("placed")
+    assert browser.post(f"/track/{token(order)}x/cancel/").status_code == 404
+    assert browser.post("/track/nonsense/cancel/").status_code == 404
+    assert Order.objects.get(pk=order.id).status == "placed"

@@ -102,6 +102,10 @@ class Command(BaseCommand):
                 f"  database     {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}\n"
                 f"  simulator    {'off (SIMULATE=0)' if os.environ.get('SIMULATE') == '0' else 'on'}\n"
                 f"  webhooks     sender on{' (private targets allowed)' if settings.WEBHOOK_ALLOW_PRIVATE else ''}\n"
+                f"  e-mails      {settings.EMAIL_URL.split('://', 1)[0]}"
+                f"{' (printed by the relay)' if settings.EMAIL_URL.startswith('consolemail') else ''}\n"
+                f"  map          {'tiles from ' + settings.MAP_TILES_URL if settings.MAP_TILES_URL else 'offline'}"
+                f"; geocoder {settings.GEOCODER}\n"
                 f"Ctrl-C stops everything.\n"))
             quick_restarts, last_restart = 0, 0.0
             while all(child.poll() is None for child in children):

@@ -12,6 +12,7 @@ from pizzadelivery import geocoding
 from pizzadelivery.models import MenuItem, Order, Restaurant
 from pizzadelivery.tokens import order_id_from_token
 from tests import factories
+from tests.nominatim_stand_in import hit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -135,11 +136,11 @@ def test_cart_refuses_a_dish_from_another_menu_or_sold_out(client: Client, shop:
     assert "Your cart is empty" in refused.content.decode()
 
 
-def _place(client: Client, shop: Restaurant, **extra: str):
+def _place(client: Client, shop: Restaurant, form: dict | None = None, **extra: str):
     add(client, shop, item(shop, "Margherita", "M"), **HTMX)
     add(client, shop, item(shop, "Margherita", "M"), **HTMX)
     add(client, shop, item(shop, "Tiramisù", "-"), **HTMX)
-    return client.post(reverse("checkout", args=[shop.slug]), CUSTOMER, **extra)
+    return client.post(reverse("checkout", args=[shop.slug]), {**CUSTOMER, **(form or {})}, **extra)
 
 
 def test_checkout_creates_the_order_through_the_service(client: Client, shop: Restaurant) -> None:
@@ -274,7 +275,7 @@ def test_hostile_text_is_escaped_everywhere(client: Client) -> None:
     cart = add(client, evil, pizza, **HTMX).content.decode()
     assert HOSTILE not in cart and "&lt;script&gt;" in cart
     response = client.post(reverse("checkout", args=[evil.slug]),
-                           {**CUSTOMER, "name": f"Mallory {HOSTILE}", "address": f"{HOSTILE} 5",
+                           {**CUSTOMER, "name": f"Mallory {HOSTILE}", "address": f"Lychener Straße 5 {HOSTILE}",
                             "notes": '"><svg onload=alert(2)>'}, **HTMX)
     confirmation = client.get(response["HX-Redirect"]).content.decode()
     assert HOSTILE not in confirmation and "<svg onload" not in confirmation
@@ -367,3 +368,62 @@ def test_confirmation_and_checkout_are_never_cached(client: Client, shop: Restau
     assert confirmation.status_code == 200
     for page in (response, confirmation):
         assert {"private", "no-store"} <= {part.strip() for part in page["Cache-Control"].split(",")}
+
+
+def test_checkout_takes_an_email_and_the_language(client: Client, shop: Restaurant) -> None:
+    response = _place(client, shop, {"email": "grace@example.com"}, HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 302
+    order = Order.objects.select_related("customer").get()
+    assert order.customer.email == "grace@example.com" and order.language == "de"
+
+
+def test_checkout_refuses_an_invalid_email_inline(client: Client, shop: Restaurant) -> None:
+    response = _place(client, shop, {"email": "grace@"}, **HTMX)
+    assert response.status_code == 422 and "Enter a valid email address." in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_checkout_refuses_a_street_the_gazetteer_does_not_know(client: Client, shop: Restaurant) -> None:
+    response = _place(client, shop, {"address": "Erfundene Straße 9"}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 422 and "We could not find “Erfundene Straße 9” in Prenzlauer Berg" in html
+    assert not Order.objects.exists()
+
+
+def test_checkout_takes_the_point_the_customer_chose(client: Client, shop: Restaurant) -> None:
+    chosen = {"address": "Hinterhof am Späti 3", "lat": "52.53811", "lng": "13.42012"}  # no street the gazetteer knows
+    assert _place(client, shop, chosen).status_code == 302
+    order = Order.objects.get()
+    assert (float(order.delivery_lat), float(order.delivery_lng)) == (52.53811, 13.42012)
+    assert order.delivery_address == "Hinterhof am Späti 3, Prenzlauer Berg"
+
+
+@pytest.mark.parametrize("point, message", [
+    ({"lat": "48.137", "lng": "11.575"}, "outside the area we deliver to"),
+    ({"lat": "52.53"}, "The point on the map was incomplete"),
+    ({"lat": "91", "lng": "13.4"}, "The point on the map is not valid"),
+    ({"lat": "nan", "lng": "13.4"}, "The point on the map is not valid"),
+    ({"lat": "52.53", "lng": "<script>"}, "The point on the map is not valid"),
+])
+def test_checkout_refuses_a_point_outside_the_service_area(client: Client, shop: Restaurant, point, message) -> None:
+    response = _place(client, shop, point, **HTMX)
+    assert response.status_code == 422 and message in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_checkout_geocodes_with_nominatim_when_configured(client: Client, shop: Restaurant, nominatim) -> None:
+    nominatim.results = [hit(52.54012, 13.41234, "Lychener Straße 12, Berlin")]
+    assert _place(client, shop).status_code == 302
+    order = Order.objects.get()
+    assert (float(order.delivery_lat), float(order.delivery_lng)) == (52.54012, 13.41234)
+    assert nominatim.queries[-1]["q"] == "Lychener Straße 12, Prenzlauer Berg, Berlin"
+
+
+def test_checkout_says_so_when_nominatim_does_not_answer(client: Client, shop: Restaurant, nominatim) -> None:
+    nominatim.status = 500
+    response = _place(client, shop, **HTMX)
+    assert response.status_code == 422 and "Looking up addresses does not work right now" in response.content.decode()
+    nominatim.status, nominatim.results = 200, []
+    response = client.post(reverse("checkout", args=[shop.slug]), CUSTOMER, **HTMX)
+    assert response.status_code == 422 and "We could not find" in response.content.decode()
+    assert not Order.objects.exists()

@@ -56,8 +56,72 @@
     return match ? Number(match[1]) : null;
   }
 
+  // Browser notifications: after the customer allows them, "arriving" and "delivered" pop up
+  // while this tab is hidden (on screen, the page itself says so). Each at most once per page.
+  var notify = document.getElementById("trk-notify");
+  var notified = {};
+  var lastMoment = null;
+
+  function notifyLabel() {
+    var permission = window.Notification.permission;
+    var on = permission === "granted" && notify.dataset.enabled === "1";
+    notify.textContent = permission === "denied" ? notify.dataset.labelBlocked
+      : on ? notify.dataset.labelOn : notify.dataset.labelOff;
+    notify.setAttribute("aria-pressed", on ? "true" : "false");
+    notify.disabled = permission === "denied";
+  }
+
+  function momentOf(data) {
+    if (data.status === "delivered") return "delivered";
+    if (data.arriving === "1") return "arriving";
+    return null;
+  }
+
+  function maybeNotify(data) {
+    var moment = momentOf(data);
+    var changed = moment !== lastMoment;
+    lastMoment = moment;
+    if (!notify || !moment || !changed || notified[moment]) return;
+    if (notify.dataset.enabled !== "1" || window.Notification.permission !== "granted") return;
+    if (document.visibilityState !== "hidden") return;
+    notified[moment] = true;
+    try {
+      new window.Notification(notify.dataset["title" + moment.charAt(0).toUpperCase() + moment.slice(1)], {
+        body: notify.dataset["body" + moment.charAt(0).toUpperCase() + moment.slice(1)],
+        tag: notify.dataset.order + "-" + moment, icon: "/static/favicon.svg"
+      });
+    } catch (e) {
+      // Some mobile browsers only notify from a service worker: the page still says it.
+    }
+  }
+
+  if (notify && "Notification" in window) {
+    notify.hidden = false;
+    notify.dataset.enabled = window.Notification.permission === "granted" &&
+      sessionStorage.getItem("trk-notify") === "1" ? "1" : "";
+    notifyLabel();
+    notify.addEventListener("click", function () {
+      if (notify.dataset.enabled === "1") {  // a second press turns them off again
+        notify.dataset.enabled = "";
+        sessionStorage.removeItem("trk-notify");
+        notifyLabel();
+        return;
+      }
+      var asked = window.Notification.requestPermission(function () {});
+      Promise.resolve(asked).then(function (permission) {
+        permission = permission || window.Notification.permission;
+        if (permission === "granted") {
+          notify.dataset.enabled = "1";
+          sessionStorage.setItem("trk-notify", "1");
+        }
+        notifyLabel();
+      });
+    });
+  }
+
   function adoptSync() {
     var data = syncData();
+    maybeNotify(data);
     shownVersion = Math.max(shownVersion, Number(data.version) || 0);
     var serverNow = Date.parse(data.serverNow);
     if (!isNaN(serverNow)) skewMs = serverNow - Date.now();
@@ -201,6 +265,26 @@
       driverPinFrom = null;
     }
   });
+
+  // Cancelling (while placed): the link opens a confirmation dialog instead of the page. A modal
+  // <dialog> keeps the keyboard inside it, starts on "Keep my order" and closes on Escape.
+  var cancelDialog = document.getElementById("trk-cancel-dialog");
+  var cancelOpener = null;
+  if (cancelDialog && cancelDialog.showModal) {
+    document.addEventListener("click", function (event) {
+      var opener = event.target.closest && event.target.closest("[data-cancel-open]");
+      if (!opener) return;
+      event.preventDefault();
+      cancelOpener = opener;
+      cancelDialog.showModal();
+    });
+    cancelDialog.querySelector("[data-cancel-close]").addEventListener("click", function () {
+      cancelDialog.close();
+    });
+    cancelDialog.addEventListener("close", function () {
+      if (cancelOpener && document.contains(cancelOpener)) cancelOpener.focus();
+    });
+  }
 
   if (!("WebSocket" in window)) startPolling();
   adoptSync();
