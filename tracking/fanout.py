@@ -1,5 +1,5 @@
-"""Push the tracker's fragments after each published batch: rendered once per touched order,
-sent to that order's group, whatever the number of open trackers."""
+"""Push the tracker's fragments after each published batch: rendered once per touched order
+and language, sent to that order's group for the language, whatever the number of open trackers."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +8,7 @@ from typing import Any
 
 from events.publisher import PublishedBatch
 from pizzadelivery.infra.group_sends import group_send_all
+from pizzadelivery.infra.languages import in_each_language
 from tracking.consumers import FRAGMENT_MESSAGE, tracker_group
 from tracking.fragments import render_live
 from tracking.selectors import tracker_snapshot
@@ -21,8 +22,9 @@ def tracker_messages(batch: PublishedBatch) -> list[tuple[str, dict[str, Any]]]:
         try:
             snapshot = tracker_snapshot(uuid.UUID(order_id))
             if snapshot is not None:
-                messages.append((tracker_group(order_id),
-                                 {"type": FRAGMENT_MESSAGE, "seq": batch.last_seq, "html": render_live(snapshot)}))
+                for language, html in in_each_language(lambda: render_live(snapshot)):  # noqa: B023 (run at once)
+                    messages.append((tracker_group(order_id, language),
+                                     {"type": FRAGMENT_MESSAGE, "seq": batch.last_seq, "html": html}))
         except Exception:  # one order's fragments failing must not cost the others theirs
             logger.exception("tracker fragments for order %s (batch %s) failed", order_id, batch.id)
     return messages
