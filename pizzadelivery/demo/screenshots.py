@@ -168,15 +168,17 @@ def place_demo_orders(api: Api) -> dict[str, Any]:
     api("POST", f"/api/drivers/{driver_id}/location", {"lat": shop["lat"], "lng": shop["lng"]})
     api("POST", f"/api/orders/{tracked['id']}/transition", {"to": "out_for_delivery"})
     # A third of the way home, heading north-east.
+    driver_at = {"latitude": shop["lat"] + (HOME["lat"] - shop["lat"]) * 0.35,
+                 "longitude": shop["lng"] + (HOME["lng"] - shop["lng"]) * 0.35}
     api("POST", f"/api/drivers/{driver_id}/location", {
-        "lat": shop["lat"] + (HOME["lat"] - shop["lat"]) * 0.35,
-        "lng": shop["lng"] + (HOME["lng"] - shop["lng"]) * 0.35, "heading": 40, "speed_kmh": 18})
+        "lat": driver_at["latitude"], "lng": driver_at["longitude"], "heading": 40, "speed_kmh": 18})
     waiting = order([(item("Marinara", "L"), 1), (item("San Pellegrino 0.5 l", "-"), 2)], "Ada Lovelace")
     baking = order([(item("Prosciutto e Rucola", "M"), 1)], "Alan Turing")
     for step in ("confirmed", "preparing"):
         api("POST", f"/api/orders/{baking['id']}/transition", {"to": step})
     assert waiting["status"] == "placed"
-    return {"tracking_url": tracked["tracking_url"], "driver_id": driver_id, "restaurant": restaurant}
+    return {"tracking_url": tracked["tracking_url"], "driver_id": driver_id, "driver_at": driver_at,
+            "restaurant": restaurant}
 
 
 def pages_of(stack: Stack, demo: dict[str, Any]) -> dict[str, str]:
@@ -198,8 +200,10 @@ def photograph(stack: Stack, demo: dict[str, Any], password: str, shots: list[Sh
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         for shot in shots:
             locale = "de-DE" if shot.language == "de" else "en-GB"
+            # The driver's phone shares where it is (the demo driver is on the way to the customer).
+            where = {"permissions": ["geolocation"], "geolocation": demo["driver_at"]} if shot.page == "driver" else {}
             context = browser.new_context(viewport={"width": shot.size[0], "height": shot.size[1]}, locale=locale,
-                                          device_scale_factor=1, reduced_motion="reduce")
+                                          device_scale_factor=1, reduced_motion="reduce", **where)
             page = context.new_page()
             page.set_default_timeout(20_000)
             if shot.login:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Min, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
@@ -21,11 +21,12 @@ from pizzadelivery.infra.caching import personal
 from pizzadelivery.infra.errors import DomainError
 from pizzadelivery.infra.ratelimits import RateLimited, enforce
 from pizzadelivery.models import MenuItem, Restaurant
-from pizzadelivery.selectors import menu_for, restaurant_list
+from pizzadelivery.policy import link_expired
+from pizzadelivery.selectors import menu_for, order_queryset, restaurant_list
 from pizzadelivery.storefront import cart
 from pizzadelivery.storefront.cart import checkout_correlation_id
 from pizzadelivery.storefront.forms import CartLineForm, CheckoutForm
-from pizzadelivery.tokens import tracking_token_for
+from pizzadelivery.tokens import order_id_from_token, tracking_token_for
 
 SIZE_ORDER = {MenuItem.Size.SMALL: 0, MenuItem.Size.MEDIUM: 1, MenuItem.Size.LARGE: 2, MenuItem.Size.ONE: 3}
 
@@ -165,8 +166,14 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
+@personal
 @require_GET
 def order_confirmed(request: HttpRequest, token: str) -> HttpResponse:
     """Links from before checkout went straight to the tracker: it shows the order, its code and
-    the tracking link, so the old confirmation page redirects there."""
+    the tracking link, so the old confirmation page sends a valid link there (and a link that
+    opens nothing still opens nothing)."""
+    order_id = order_id_from_token(token)
+    order = order_queryset().filter(pk=order_id).first() if order_id else None
+    if order is None or link_expired(order):
+        raise Http404("No order for that link.")
     return redirect(reverse("tracking:tracker", args=[token]), permanent=True)
