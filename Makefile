@@ -45,7 +45,7 @@ screenshots: install-dev browser
 ## messages: update the catalogues from the code (locale/*/LC_MESSAGES/django.po), then compile
 ## them (django.mo, committed: nothing is compiled at run time). README, "Translations".
 messages: install-dev gettext
-	$(PY) manage.py makemessages --all --add-location=file --ignore='.venv/*' --ignore='var/*' \
+	$(PY) manage.py makemessages --all --no-obsolete --add-location=file --ignore='.venv/*' --ignore='var/*' \
 	  --ignore='tests/*' --ignore='bench/*'
 	$(PY) manage.py compilemessages --ignore='.venv/*' --ignore='var/*'
 

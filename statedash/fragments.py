@@ -8,18 +8,21 @@ version is the newest event it shows.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import caches
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString, mark_safe
 
 from events import registry
 from pizzadelivery.infra.compute_once import compute_once
+from pizzadelivery.infra.languages import language_codes
 from pizzadelivery.lifecycle import OrderStatus, short_label, tone
 from pizzadelivery.models import Driver
 from statedash import selectors
@@ -147,27 +150,28 @@ def _health_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
         # Coarse on purpose: a fragment that changes on every check would be re-sent every time.
         latency = check.get("latency_ms")
         if latency is None:
-            return "unreachable"
+            return gettext("unreachable")
         return "< 10 ms" if latency < 10 else f"{round(latency, -1):.0f} ms"
 
     age = relay["oldest_pending_age_seconds"]
     if relay["pending_batches"] is None:
-        relay_detail = "unknown"
+        relay_detail = gettext("unknown")
     elif relay["pending_batches"] == 0:
-        relay_detail = "outbox empty"
+        relay_detail = gettext("outbox empty")
     else:  # the count and the oldest are read apart: the oldest may be gone already
-        relay_detail = f"{relay['pending_batches']} waiting" + (f", oldest {age:.0f} s" if age is not None else "")
+        relay_detail = gettext("%(count)s waiting") % {"count": relay["pending_batches"]} + (
+            gettext(", oldest %(seconds)s s") % {"seconds": f"{age:.0f}"} if age is not None else "")
     if sockets["open"] is None:
-        socket_detail = "count unavailable"
+        socket_detail = gettext("count unavailable")
     else:
         kinds = ", ".join(f"{n} {kind}" for kind, n in sockets["by_kind"].items() if n)
-        socket_detail = f"{sockets['open']} open" + (f" ({kinds})" if kinds else "")
-    redis_detail = ms(redis) if redis["status"] != "degraded" else f"{ms(redis)} · mirror rebuilding"
+        socket_detail = gettext("%(count)s open") % {"count": sockets["open"]} + (f" ({kinds})" if kinds else "")
+    redis_detail = ms(redis) if redis["status"] != "degraded" else f"{ms(redis)} · {gettext('mirror rebuilding')}"
     return [
-        {"name": "Database", "status": health["database"]["status"], "detail": ms(health["database"])},
+        {"name": gettext("Database"), "status": health["database"]["status"], "detail": ms(health["database"])},
         {"name": "Redis", "status": redis["status"], "detail": redis_detail},
-        {"name": "Channel layer", "status": health["channel_layer"]["status"], "detail": ms(health["channel_layer"])},
-        {"name": "Relay backlog", "status": relay["status"], "detail": relay_detail},
+        {"name": gettext("Channel layer"), "status": health["channel_layer"]["status"], "detail": ms(health["channel_layer"])},
+        {"name": gettext("Relay backlog"), "status": relay["status"], "detail": relay_detail},
         {"name": "WebSockets", "status": sockets["status"], "detail": socket_detail},
     ]
 
@@ -215,8 +219,18 @@ def render_live(state: dict[str, Any], waiting: list[dict[str, Any]], seq: int,
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """One language's rendering of a snapshot."""
+
+    html: dict[str, str]
+    versions: dict[str, str]
+    feed_rows: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """Everything the dashboard shows, rendered. Cached and shared by all dashboards."""
+    """Everything the dashboard shows, rendered (in the default language; ``in_language`` gives
+    the others). Cached and shared by all dashboards."""
 
     seq: int
     generated_at: str
@@ -225,9 +239,17 @@ class Snapshot:
     versions: dict[str, str]
     feed_seq: int
     feed_rows: str
+    languages: dict[str, Rendered] = field(default_factory=dict)
 
     def fragments(self, names: list[str]) -> list[SafeString]:
         return [mark_safe(self.html[name]) for name in names]
+
+    def in_language(self, language: str) -> Snapshot:
+        """The same state rendered in ``language`` (the default one when it has none)."""
+        rendered = self.languages.get(language)
+        if rendered is None:
+            return self
+        return replace(self, html=rendered.html, versions=rendered.versions, feed_rows=rendered.feed_rows)
 
 
 def build_snapshot() -> Snapshot:
@@ -235,11 +257,17 @@ def build_snapshot() -> Snapshot:
     seq = selectors.latest_event_seq()
     state = selectors.system_state()
     events = selectors.feed_events()
-    html, versions = render_live(state, selectors.waiting_orders(limit=QUEUE_LENGTH), seq,
-                                 selectors.alerts(now=_at(state["generated_at"])))
+    waiting = selectors.waiting_orders(limit=QUEUE_LENGTH)
+    alerts = selectors.alerts(now=_at(state["generated_at"]))
+    languages = {}
+    for language in language_codes():  # one state, rendered once per language
+        with translation.override(language):
+            html, versions = render_live(state, waiting, seq, alerts)
+            languages[language] = Rendered(html, versions, render_feed_rows(events))
+    default = languages[settings.LANGUAGE_CODE]
     return Snapshot(seq=seq, generated_at=state["generated_at"], computed=timezone.now().timestamp(),
-                    html=html, versions=versions, feed_seq=events[0].seq if events else 0,
-                    feed_rows=render_feed_rows(events))
+                    html=default.html, versions=default.versions, feed_seq=events[0].seq if events else 0,
+                    feed_rows=default.feed_rows, languages=languages)
 
 
 def refresh_snapshot() -> tuple[Snapshot, Snapshot | None]:
