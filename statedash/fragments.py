@@ -128,6 +128,13 @@ def _queue(waiting: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]
     return rows
 
 
+def vehicle_label(vehicle: str | None) -> str:
+    """A vehicle as the page's language names it (the state carries its code)."""
+    if vehicle not in Driver.Vehicle.values:
+        return (vehicle or "").capitalize()
+    return gettext(Driver.Vehicle(vehicle).label)
+
+
 def _deliveries(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     rows = []
     for driver in state["drivers"]:
@@ -136,6 +143,7 @@ def _deliveries(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
             continue
         eta = _at(job["estimated_arrival"])
         rows.append({"driver": driver, "job": job, "eta": eta, "tone": tone(job["stage"]),
+                     "vehicle": vehicle_label(driver.get("vehicle")),
                      "stage_label": short_label(job["stage"]),
                      "kitchen_label": short_label(job["kitchen_status"]),
                      "late": bool(eta and eta < now)})
@@ -185,7 +193,8 @@ def _context(state: dict[str, Any], waiting: list[dict[str, Any]], alerts: list[
         "status_rows": _status_rows(state), "hour_bars": _hour_bars(state),
         "chart_width": len(stats["orders_by_hour"]) * 28 - 6,
         "queue": _queue(waiting, now), "alerts": alerts, "deliveries": _deliveries(state, now),
-        "available": [d for d in drivers if d["status"] == Driver.Status.AVAILABLE],
+        "available": [{**d, "vehicle_name": vehicle_label(d.get("vehicle"))} for d in drivers
+                      if d["status"] == Driver.Status.AVAILABLE],
         "busy_count": sum(d["status"] == Driver.Status.BUSY for d in drivers),
         "health_rows": _health_rows(state),
         "in_kitchen": stats["active_orders"] - stats["active_deliveries"],

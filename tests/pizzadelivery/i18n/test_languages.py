@@ -111,3 +111,15 @@ def test_the_admin_speaks_german_with_german_dates(client: Client) -> None:
     assert '<html lang="de"' in german and "Abmelden" in german
     assert "1. Dezember 2026 00:41" in german
     assert "1 Dec 2026, 00:41" in english and "a.m." not in english
+
+
+def test_the_dispatchers_console_in_german(client: Client) -> None:
+    factories.order_at("dispatched")
+    client.force_login(factories.dispatcher_user())
+
+    page = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    poll = client.get("/dashboard/live/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+
+    assert 'ws-connect="/ws/dashboard/?lang=de"' in page
+    assert "Laufende Lieferungen" in page and "Bestellungen heute" in page and "Active deliveries" not in page
+    assert "Laufende Lieferungen" in poll and "Kennzahlen" in poll  # the poll with no versions: every fragment
