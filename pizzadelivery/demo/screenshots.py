@@ -75,7 +75,7 @@ SHOTS: tuple[Shot, ...] = (
 PAGES = {"storefront", "menu", "tracker", "dashboard", "kitchen", "driver"}
 # What each page shows once it is ready to be photographed.
 READY = {"tracker": '#trk-conn[data-state="connected"]', "kitchen": '#kt-conn[data-state="live"]',
-         "driver": '#dr-conn[data-state="live"]', "dashboard": ".dash-grid"}
+         "driver": '#dr-conn[data-state="live"]', "dashboard": ".panel"}
 
 
 def free_port() -> int:
@@ -177,14 +177,16 @@ def place_demo_orders(api: Api) -> dict[str, Any]:
     for step in ("confirmed", "preparing"):
         api("POST", f"/api/orders/{baking['id']}/transition", {"to": step})
     assert waiting["status"] == "placed"
-    return {"tracking_url": tracked["tracking_url"], "driver_id": driver_id, "driver_at": driver_at,
+    return {"tracking_url": tracked["tracking_url"], "order_id": tracked["id"], "driver_id": driver_id,
+            "driver_at": driver_at,
             "restaurant": restaurant}
 
 
 def pages_of(stack: Stack, demo: dict[str, Any]) -> dict[str, str]:
     return {"storefront": "/", "menu": f"/restaurants/{PIZZERIA}/",
             "tracker": re.sub(r"^https?://[^/]+", "", demo["tracking_url"]),
-            "dashboard": "/dashboard/", "kitchen": "/kitchen/", "driver": "/driver/"}
+            # the console with the tracked order's panel open
+            "dashboard": f"/dashboard/orders/{demo['order_id']}/", "kitchen": "/kitchen/", "driver": "/driver/"}
 
 
 def accounts_of(demo: dict[str, Any]) -> dict[str, str]:

@@ -43,7 +43,7 @@ def test_every_shot_is_a_known_page_at_a_phone_or_desktop_width_in_a_known_langu
         assert shot.login in (None, "dispatcher", "kitchen", "driver")
     assert {shot.size for shot in screenshots.SHOTS} >= {screenshots.PHONE, screenshots.DESKTOP}
     assert any(shot.language == "de" for shot in screenshots.SHOTS)
-    pages = screenshots.pages_of(None, {"tracking_url": "http://127.0.0.1:1/track/abc/"})  # type: ignore[arg-type]
+    pages = screenshots.pages_of(None, {"tracking_url": "http://127.0.0.1:1/track/abc/", "order_id": "x"})  # type: ignore[arg-type]
     assert set(pages) == screenshots.PAGES and pages["tracker"] == "/track/abc/"
 
 
