@@ -147,7 +147,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
             form.add_error(None, gettext("Too many orders in a short time; please try again in %(seconds)d s.")
                            % {"seconds": retry_after})
         except DomainError as exc:
-            form.add_error(None, exc.detail)
+            form.add_error(None, exc.message)  # in the page's language
             status = exc.status_code if exc.status_code in (409, 422) else 422
         else:
             cart.clear(request.session, restaurant)

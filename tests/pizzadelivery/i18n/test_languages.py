@@ -123,3 +123,30 @@ def test_the_dispatchers_console_in_german(client: Client) -> None:
     assert 'ws-connect="/ws/dashboard/?lang=de"' in page
     assert "Laufende Lieferungen" in page and "Bestellungen heute" in page and "Active deliveries" not in page
     assert "Laufende Lieferungen" in poll and "Kennzahlen" in poll  # the poll with no versions: every fragment
+
+
+def test_a_refused_checkout_is_explained_in_german_while_the_api_stays_english(client: Client) -> None:
+    from decimal import Decimal
+
+    from rest_framework.test import APIClient
+
+    munich = factories.restaurant(name="Monaco", lat=Decimal("48.137154"), lng=Decimal("11.576124"))
+    pizza = factories.menu_item(munich, name="Bavarese", size="M")
+    client.post(reverse("cart-add", args=[munich.slug]), {"item": pizza.id})
+    form = {"name": "Grace Hopper", "phone": "+49 30 555 0199", "address": "Lychener Straße 12",
+            "district": "prenzlauer-berg"}
+
+    page = client.post(reverse("checkout", args=[munich.slug]), form, HTTP_ACCEPT_LANGUAGE="de",
+                       HTTP_HX_REQUEST="true")
+
+    assert page.status_code == 422
+    assert re.search(r"Diese Adresse ist \d+,\d km entfernt; Monaco liefert im Umkreis von 15 km.", page.content.decode())
+    api = APIClient()
+    api.force_authenticate(factories.admin_user())
+    answer = api.post("/api/orders", {"restaurant": munich.id, "items": [{"menu_item": pizza.id, "quantity": 1}],
+                                      "customer": {"name": "Grace", "phone": "+49 30 5550199"},
+                                      "delivery_address": {"text": "Lychener Straße 12", "lat": 52.5449, "lng": 13.4175}},
+                      format="json", HTTP_ACCEPT_LANGUAGE="de")
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "out_of_delivery_area"
+    assert re.fullmatch(r"That address is \d+\.\d km away; Monaco delivers within 15 km\.", answer.json()["detail"])
