@@ -83,7 +83,7 @@ def _move(request: HttpRequest, order_id: uuid.UUID, permission: str, done: str,
     try:
         services.order_transition(order_id=order.id, **change)
     except DomainError as exc:
-        return _panel_answer(request, order_id, error=exc.detail, status=exc.status_code)
+        return _panel_answer(request, order_id, error=exc.message, status=exc.status_code)
     return _panel_answer(request, order_id, message=done)
 
 

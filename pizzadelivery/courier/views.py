@@ -83,7 +83,7 @@ def shift(request: HttpRequest, driver: Driver) -> HttpResponse:
     try:
         services.driver_set_status(driver_id=driver.id, status=status)
     except DomainError as exc:
-        return _answer(request, driver, error=exc.detail, status=409)
+        return _answer(request, driver, error=exc.message, status=409)
     return _answer(request, driver)
 
 
@@ -96,7 +96,7 @@ def _job_move(request: HttpRequest, driver: Driver, to: str, permission: str, **
     try:
         services.order_transition(order_id=job.id, to=to, **extra)
     except DomainError as exc:
-        return _answer(request, driver, error=exc.detail, status=exc.status_code if exc.status_code < 500 else 409)
+        return _answer(request, driver, error=exc.message, status=exc.status_code if exc.status_code < 500 else 409)
     return _answer(request, driver)
 
 

@@ -81,7 +81,7 @@ def move(request: HttpRequest, order_id: str) -> HttpResponse:
     try:
         services.order_transition(order_id=order.id, to=to)
     except DomainError as exc:
-        return _answer(request, order.restaurant, error=exc.detail, status=409)
+        return _answer(request, order.restaurant, error=exc.message, status=409)
     return _answer(request, order.restaurant)
 
 
@@ -108,7 +108,7 @@ def cancel(request: HttpRequest, order_id: str) -> HttpResponse:
         services.order_transition(order_id=order.id, to=OrderStatus.CANCELLED,
                                   reason_code=form.cleaned_data["reason_code"], reason=form.cleaned_data["reason"])
     except DomainError as exc:
-        return _answer(request, order.restaurant, error=exc.detail, status=409)
+        return _answer(request, order.restaurant, error=exc.message, status=409)
     return _answer(request, order.restaurant)
 
 
