@@ -35,7 +35,8 @@ STATE_SEQ = "seq"  # the last event the shown state includes (carried by the sta
 # recomputed, but not more than once per MIN_AGE (a burst of events costs one computation).
 SNAPSHOT_MAX_AGE = 4.0
 SNAPSHOT_MIN_AGE = 1.0
-SNAPSHOT_KEY = "statedash:dashboard"
+# "v2": a snapshot holds every language's rendering; one cached before that is never read back.
+SNAPSHOT_KEY = "statedash:dashboard:v2"
 QUEUE_LENGTH = 8
 
 
