@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test bench install install-dev browser wrk lint clean
+.PHONY: run test bench screenshots messages install install-dev browser wrk gettext lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ run: install
 	$(PY) manage.py run_stack
 
 ## test: install test dependencies (Chromium from Debian when missing) and run the whole suite
-test: install-dev browser
+test: install-dev browser gettext
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -37,6 +37,17 @@ test: install-dev browser
 lint: install-dev
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check pizzadelivery events tracking statedash bench tests
+
+## screenshots: the README's screenshots (static/screenshots), from the product with demo data
+screenshots: install-dev browser
+	$(PY) -m pizzadelivery.demo.screenshots $(SCREENSHOTS_ARGS)
+
+## messages: update the catalogues from the code (locale/*/LC_MESSAGES/django.po), then compile
+## them (django.mo, committed: nothing is compiled at run time). README, "Translations".
+messages: install-dev gettext
+	$(PY) manage.py makemessages --all --no-obsolete --add-location=file --ignore='.venv/*' --ignore='var/*' \
+	  --ignore='tests/*' --ignore='bench/*'
+	$(PY) manage.py compilemessages --ignore='.venv/*' --ignore='var/*'
 
 ## bench: start the production layout, seed a large dataset, load it on 127.0.0.1
 bench: install-dev wrk
@@ -55,6 +66,9 @@ endef
 
 wrk:
 	$(call apt_install,wrk,wrk,for the saturation runs,make bench falls back to its Python generator)
+
+gettext:
+	$(call apt_install,msgfmt,gettext,for makemessages and the catalogue check,the catalogue check is skipped)
 
 browser:
 	$(call apt_install,chromium,chromium,for the browser tests,browser tests will be skipped)

@@ -13,17 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.translation import gettext_noop
 
 
+# Labels and messages are English data (the API and the Redis mirror carry them); gettext_noop
+# only marks them for the catalogue, and pages translate them as they render ({% translate %}).
 class OrderStatus(models.TextChoices):
-    PLACED = "placed", "Placed"
-    CONFIRMED = "confirmed", "Confirmed"
-    PREPARING = "preparing", "In the oven"
-    READY = "ready", "Ready"
-    DISPATCHED = "dispatched", "Driver on the way to the shop"
-    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
-    DELIVERED = "delivered", "Delivered"
-    CANCELLED = "cancelled", "Cancelled"
+    PLACED = "placed", gettext_noop("Placed")
+    CONFIRMED = "confirmed", gettext_noop("Confirmed")
+    PREPARING = "preparing", gettext_noop("In the oven")
+    READY = "ready", gettext_noop("Ready")
+    DISPATCHED = "dispatched", gettext_noop("Driver on the way to the shop")
+    OUT_FOR_DELIVERY = "out_for_delivery", gettext_noop("Out for delivery")
+    DELIVERED = "delivered", gettext_noop("Delivered")
+    CANCELLED = "cancelled", gettext_noop("Cancelled")
 
 
 KITCHEN_TRACK: tuple[str, ...] = (OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.PREPARING, OrderStatus.READY)
@@ -56,33 +59,33 @@ class Look:
 
 
 LOOK: dict[str, Look] = {
-    OrderStatus.PLACED: Look("Placed", "info", "#6b6258"),
-    OrderStatus.CONFIRMED: Look("Confirmed", "info", "#2563a6"),
-    OrderStatus.PREPARING: Look("In the oven", "warm", "#b7791f"),
-    OrderStatus.READY: Look("Ready", "warm", "#7a4fb5"),
-    OrderStatus.DISPATCHED: Look("Dispatched", "go", "#0f7b8a"),
-    OrderStatus.OUT_FOR_DELIVERY: Look("Out for delivery", "go", "#c8331f"),
-    OrderStatus.DELIVERED: Look("Delivered", "ok", "#1f7a3f"),
-    OrderStatus.CANCELLED: Look("Cancelled", "bad", "#8a8178"),
+    OrderStatus.PLACED: Look(gettext_noop("Placed"), "info", "#6b6258"),
+    OrderStatus.CONFIRMED: Look(gettext_noop("Confirmed"), "info", "#2563a6"),
+    OrderStatus.PREPARING: Look(gettext_noop("In the oven"), "warm", "#b7791f"),
+    OrderStatus.READY: Look(gettext_noop("Ready"), "warm", "#7a4fb5"),
+    OrderStatus.DISPATCHED: Look(gettext_noop("Dispatched"), "go", "#0f7b8a"),
+    OrderStatus.OUT_FOR_DELIVERY: Look(gettext_noop("Out for delivery"), "go", "#c8331f"),
+    OrderStatus.DELIVERED: Look(gettext_noop("Delivered"), "ok", "#1f7a3f"),
+    OrderStatus.CANCELLED: Look(gettext_noop("Cancelled"), "bad", "#8a8178"),
 }
 class CancelReason(models.TextChoices):
     """Why an order was cancelled: staff pick one (and may add a note); the customer is told the
     customer-facing message for it, never the staff's wording."""
 
-    RESTAURANT_CLOSED = "restaurant_closed", "Restaurant closed"
-    OUT_OF_STOCK = "out_of_stock", "Out of stock"
-    CUSTOMER_ASKED = "customer_asked", "Customer asked"
-    NO_DRIVER = "no_driver", "No driver available"
-    OTHER = "other", "Other"
+    RESTAURANT_CLOSED = "restaurant_closed", gettext_noop("Restaurant closed")
+    OUT_OF_STOCK = "out_of_stock", gettext_noop("Out of stock")
+    CUSTOMER_ASKED = "customer_asked", gettext_noop("Customer asked")
+    NO_DRIVER = "no_driver", gettext_noop("No driver available")
+    OTHER = "other", gettext_noop("Other")
 
 
 CUSTOMER_MESSAGE: dict[str, str] = {
-    CancelReason.RESTAURANT_CLOSED: "The pizzeria had to close before it could make your order. "
-                                    "You will not be charged.",
-    CancelReason.OUT_OF_STOCK: "The pizzeria ran out of something your order needs. You will not be charged.",
-    CancelReason.CUSTOMER_ASKED: "You cancelled this order. You will not be charged.",
-    CancelReason.NO_DRIVER: "We could not find a driver to bring your order in time. You will not be charged.",
-    CancelReason.OTHER: "The pizzeria could not complete your order. You will not be charged.",
+    CancelReason.RESTAURANT_CLOSED: gettext_noop("The pizzeria had to close before it could make your order. "
+                                    "You will not be charged."),
+    CancelReason.OUT_OF_STOCK: gettext_noop("The pizzeria ran out of something your order needs. You will not be charged."),
+    CancelReason.CUSTOMER_ASKED: gettext_noop("You cancelled this order. You will not be charged."),
+    CancelReason.NO_DRIVER: gettext_noop("We could not find a driver to bring your order in time. You will not be charged."),
+    CancelReason.OTHER: gettext_noop("The pizzeria could not complete your order. You will not be charged."),
 }
 
 

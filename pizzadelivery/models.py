@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_noop
 
 from pizzadelivery.lifecycle import ON_THE_ROAD, CancelReason, OrderStatus
 
@@ -43,10 +44,10 @@ class Restaurant(models.Model):
 
 class MenuItem(models.Model):
     class Size(models.TextChoices):
-        SMALL = "S", "Small (26 cm)"
-        MEDIUM = "M", "Medium (30 cm)"
-        LARGE = "L", "Large (34 cm)"
-        ONE = "-", "One size"
+        SMALL = "S", gettext_noop("Small (26 cm)")
+        MEDIUM = "M", gettext_noop("Medium (30 cm)")
+        LARGE = "L", gettext_noop("Large (34 cm)")
+        ONE = "-", gettext_noop("One size")
 
     restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="menu_items")
     name = models.CharField(max_length=120)
@@ -78,15 +79,15 @@ class Customer(models.Model):
 
 class Driver(models.Model):
     class Status(models.TextChoices):
-        AVAILABLE = "available", "Available"
-        BUSY = "busy", "Busy"
-        OFFLINE = "offline", "Offline"
+        AVAILABLE = "available", gettext_noop("Available")
+        BUSY = "busy", gettext_noop("Busy")
+        OFFLINE = "offline", gettext_noop("Offline")
 
     class Vehicle(models.TextChoices):
-        BIKE = "bike", "Bicycle"
-        EBIKE = "ebike", "E-bike"
-        SCOOTER = "scooter", "Scooter"
-        CAR = "car", "Car"
+        BIKE = "bike", gettext_noop("Bicycle")
+        EBIKE = "ebike", gettext_noop("E-bike")
+        SCOOTER = "scooter", gettext_noop("Scooter")
+        CAR = "car", gettext_noop("Car")
 
     name = models.CharField(max_length=120)
     phone = models.CharField(max_length=32, blank=True)

@@ -18,7 +18,9 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection
 from django.db.models import Model
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from events.services import BatchBuilder, batch, correlation_scope
 from pizzadelivery import eta
@@ -88,11 +90,14 @@ def order_create(*, restaurant_id: int, lines: list[LineInput], customer_name: s
         raise DomainError(f"Quantities go from 1 to {MAX_QUANTITY}.", code="invalid_quantity")
     lines = merge_lines(lines)
     if len(lines) > MAX_LINES:
-        raise DomainError(f"At most {MAX_LINES} different items per order.", code="too_many_items")
+        raise DomainError(f"At most {MAX_LINES} different items per order.", code="too_many_items",
+                          message=format_lazy(_("At most {limit} different items per order."), limit=MAX_LINES))
     item_count = sum(line.quantity for line in lines)
     if item_count > settings.ORDER_MAX_ITEMS:
         raise DomainError(f"At most {settings.ORDER_MAX_ITEMS} items per order ({item_count} asked); for a "
-                          "party, call the pizzeria.", code="order_too_large")
+                          "party, call the pizzeria.", code="order_too_large",
+                          message=format_lazy(_("At most {limit} items per order ({count} asked); for a party, call "
+                                                "the pizzeria."), limit=settings.ORDER_MAX_ITEMS, count=item_count))
     if any(line.quantity > MAX_QUANTITY for line in lines):
         raise DomainError(f"Quantities go from 1 to {MAX_QUANTITY}.", code="invalid_quantity")
     _check_coordinates(lat, lng)
@@ -102,11 +107,15 @@ def order_create(*, restaurant_id: int, lines: list[LineInput], customer_name: s
             raise _not_found("restaurant", "restaurant_not_found")
         if not restaurant.is_open:
             raise DomainError(f"{restaurant.name} is closed right now.", code="restaurant_closed",
-                              status_code=409)
+                              status_code=409,
+                              message=format_lazy(_("{name} is closed right now."), name=restaurant.name))
         distance_km = eta.haversine_m(float(restaurant.lat), float(restaurant.lng), lat, lng) / 1000
         if distance_km > MAX_DELIVERY_KM:
             raise DomainError(f"That address is {distance_km:.1f} km away; {restaurant.name} delivers "
-                              f"within {MAX_DELIVERY_KM} km.", code="out_of_delivery_area")
+                              f"within {MAX_DELIVERY_KM} km.", code="out_of_delivery_area",
+                              message=format_lazy(_("That address is {km} km away; {name} delivers within {limit} km."),
+                                                  km=formats.number_format(round(distance_km, 1), 1),
+                                                  name=restaurant.name, limit=MAX_DELIVERY_KM))
         menu = MenuItem.objects.in_bulk({line.menu_item_id for line in lines})
         for line in lines:
             item = menu.get(line.menu_item_id)
@@ -114,11 +123,14 @@ def order_create(*, restaurant_id: int, lines: list[LineInput], customer_name: s
                 raise DomainError(f"Menu item {line.menu_item_id} is not on {restaurant.name}'s menu.",
                                   code="invalid_menu_item")
             if not item.is_available:
-                raise DomainError(f"{item} is sold out.", code="menu_item_unavailable", status_code=409)
+                raise DomainError(f"{item} is sold out.", code="menu_item_unavailable", status_code=409,
+                                  message=format_lazy(_("{dish} is sold out."), dish=item))
         total = sum((menu[line.menu_item_id].price * line.quantity for line in lines), Decimal("0"))
         if total > settings.ORDER_MAX_TOTAL:
             raise DomainError(f"An order comes to at most {settings.ORDER_MAX_TOTAL} EUR ({total} asked); for a "
-                              "party, call the pizzeria.", code="order_too_large")
+                              "party, call the pizzeria.", code="order_too_large",
+                              message=format_lazy(_("An order comes to at most {limit} EUR ({total} asked); for a party, "
+                                                    "call the pizzeria."), limit=settings.ORDER_MAX_TOTAL, total=total))
         now = timezone.now()
         customer = Customer.objects.create(name=customer_name, phone=customer_phone, email=customer_email)
         order = Order.objects.create(

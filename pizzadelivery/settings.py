@@ -91,6 +91,9 @@ MIDDLEWARE = [
     "pizzadelivery.infra.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After the session and before CommonMiddleware: the language chosen with the switcher (its
+    # cookie), else the browser's Accept-Language, else English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -115,6 +118,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "pizzadelivery.accounts.navigation.navigation",
@@ -247,7 +251,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
+# English unless the browser prefers German (Accept-Language) or the visitor chose it with
+# the language switcher. Catalogues: locale/<language>/LC_MESSAGES (README, "Translations").
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and times in each language's style: German as Django has it, English in the house
+# style ("1 Dec 2026, 00:41", 24-hour) from pizzadelivery/formats/en, not Django's US one.
+FORMAT_MODULE_PATH = ["pizzadelivery.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Berlin")
 USE_I18N = True
 USE_TZ = True

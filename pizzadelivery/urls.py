@@ -50,6 +50,8 @@ urlpatterns = [
     path("", include("tracking.urls")),
     path("", include("statedash.urls")),
     path("admin/", admin.site.urls),
+    # The language switcher's target (Django's set_language view).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("pizzadelivery.accounts.urls")),
     path("", include("pizzadelivery.kitchen.urls")),
     path("", include("pizzadelivery.courier.urls")),

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import caches
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString, mark_safe
 
 from events import registry
 from pizzadelivery.infra.compute_once import compute_once
+from pizzadelivery.infra.languages import language_codes
 from pizzadelivery.lifecycle import OrderStatus, short_label, tone
 from pizzadelivery.models import Driver
 from statedash import selectors
@@ -33,7 +36,8 @@ STATE_SEQ = "seq"  # the last event the shown state includes (carried by the sta
 # recomputed, but not more than once per MIN_AGE (a burst of events costs one computation).
 SNAPSHOT_MAX_AGE = 4.0
 SNAPSHOT_MIN_AGE = 1.0
-SNAPSHOT_KEY = "statedash:dashboard"
+# "v2": a snapshot holds every language's rendering; one cached before that is never read back.
+SNAPSHOT_KEY = "statedash:dashboard:v2"
 QUEUE_LENGTH = 8
 
 
@@ -135,6 +139,11 @@ def _route(driver: dict[str, Any]) -> str:
     remaining = ([here, shop, home] if job["stage"] == "dispatched" else [here, home]) if here else [shop, home]
     return json.dumps({"restaurant": shop, "destination": home, "driver": here, "travelled": [],
                        "remaining": remaining})
+def vehicle_label(vehicle: str | None) -> str:
+    """A vehicle as the page's language names it (the state carries its code)."""
+    if vehicle not in Driver.Vehicle.values:
+        return (vehicle or "").capitalize()
+    return gettext(Driver.Vehicle(vehicle).label)
 
 
 def _deliveries(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -145,6 +154,7 @@ def _deliveries(state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
             continue
         eta = _at(job["estimated_arrival"])
         rows.append({"driver": driver, "job": job, "eta": eta, "tone": tone(job["stage"]), "geo_json": _route(driver),
+                     "vehicle": vehicle_label(driver.get("vehicle")),
                      "stage_label": short_label(job["stage"]),
                      "kitchen_label": short_label(job["kitchen_status"]),
                      "late": bool(eta and eta < now)})
@@ -159,27 +169,28 @@ def _health_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
         # Coarse on purpose: a fragment that changes on every check would be re-sent every time.
         latency = check.get("latency_ms")
         if latency is None:
-            return "unreachable"
+            return gettext("unreachable")
         return "< 10 ms" if latency < 10 else f"{round(latency, -1):.0f} ms"
 
     age = relay["oldest_pending_age_seconds"]
     if relay["pending_batches"] is None:
-        relay_detail = "unknown"
+        relay_detail = gettext("unknown")
     elif relay["pending_batches"] == 0:
-        relay_detail = "outbox empty"
+        relay_detail = gettext("outbox empty")
     else:  # the count and the oldest are read apart: the oldest may be gone already
-        relay_detail = f"{relay['pending_batches']} waiting" + (f", oldest {age:.0f} s" if age is not None else "")
+        relay_detail = gettext("%(count)s waiting") % {"count": relay["pending_batches"]} + (
+            gettext(", oldest %(seconds)s s") % {"seconds": f"{age:.0f}"} if age is not None else "")
     if sockets["open"] is None:
-        socket_detail = "count unavailable"
+        socket_detail = gettext("count unavailable")
     else:
         kinds = ", ".join(f"{n} {kind}" for kind, n in sockets["by_kind"].items() if n)
-        socket_detail = f"{sockets['open']} open" + (f" ({kinds})" if kinds else "")
-    redis_detail = ms(redis) if redis["status"] != "degraded" else f"{ms(redis)} · mirror rebuilding"
+        socket_detail = gettext("%(count)s open") % {"count": sockets["open"]} + (f" ({kinds})" if kinds else "")
+    redis_detail = ms(redis) if redis["status"] != "degraded" else f"{ms(redis)} · {gettext('mirror rebuilding')}"
     return [
-        {"name": "Database", "status": health["database"]["status"], "detail": ms(health["database"])},
+        {"name": gettext("Database"), "status": health["database"]["status"], "detail": ms(health["database"])},
         {"name": "Redis", "status": redis["status"], "detail": redis_detail},
-        {"name": "Channel layer", "status": health["channel_layer"]["status"], "detail": ms(health["channel_layer"])},
-        {"name": "Relay backlog", "status": relay["status"], "detail": relay_detail},
+        {"name": gettext("Channel layer"), "status": health["channel_layer"]["status"], "detail": ms(health["channel_layer"])},
+        {"name": gettext("Relay backlog"), "status": relay["status"], "detail": relay_detail},
         {"name": "WebSockets", "status": sockets["status"], "detail": socket_detail},
     ]
 
@@ -193,7 +204,8 @@ def _context(state: dict[str, Any], waiting: list[dict[str, Any]], alerts: list[
         "status_rows": _status_rows(state), "hour_bars": _hour_bars(state),
         "chart_width": len(stats["orders_by_hour"]) * 28 - 6,
         "queue": _queue(waiting, now), "alerts": alerts, "deliveries": _deliveries(state, now),
-        "available": [d for d in drivers if d["status"] == Driver.Status.AVAILABLE],
+        "available": [{**d, "vehicle_name": vehicle_label(d.get("vehicle"))} for d in drivers
+                      if d["status"] == Driver.Status.AVAILABLE],
         "busy_count": sum(d["status"] == Driver.Status.BUSY for d in drivers),
         "health_rows": _health_rows(state),
         "in_kitchen": stats["active_orders"] - stats["active_deliveries"],
@@ -227,8 +239,18 @@ def render_live(state: dict[str, Any], waiting: list[dict[str, Any]], seq: int,
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """One language's rendering of a snapshot."""
+
+    html: dict[str, str]
+    versions: dict[str, str]
+    feed_rows: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """Everything the dashboard shows, rendered. Cached and shared by all dashboards."""
+    """Everything the dashboard shows, rendered (in the default language; ``in_language`` gives
+    the others). Cached and shared by all dashboards."""
 
     seq: int
     generated_at: str
@@ -237,9 +259,17 @@ class Snapshot:
     versions: dict[str, str]
     feed_seq: int
     feed_rows: str
+    languages: dict[str, Rendered] = field(default_factory=dict)
 
     def fragments(self, names: list[str]) -> list[SafeString]:
         return [mark_safe(self.html[name]) for name in names]
+
+    def in_language(self, language: str) -> Snapshot:
+        """The same state rendered in ``language`` (the default one when it has none)."""
+        rendered = self.languages.get(language)
+        if rendered is None:
+            return self
+        return replace(self, html=rendered.html, versions=rendered.versions, feed_rows=rendered.feed_rows)
 
 
 def build_snapshot() -> Snapshot:
@@ -247,11 +277,17 @@ def build_snapshot() -> Snapshot:
     seq = selectors.latest_event_seq()
     state = selectors.system_state()
     events = selectors.feed_events()
-    html, versions = render_live(state, selectors.waiting_orders(limit=QUEUE_LENGTH), seq,
-                                 selectors.alerts(now=_at(state["generated_at"])))
+    waiting = selectors.waiting_orders(limit=QUEUE_LENGTH)
+    alerts = selectors.alerts(now=_at(state["generated_at"]))
+    languages = {}
+    for language in language_codes():  # one state, rendered once per language
+        with translation.override(language):
+            html, versions = render_live(state, waiting, seq, alerts)
+            languages[language] = Rendered(html, versions, render_feed_rows(events))
+    default = languages[settings.LANGUAGE_CODE]
     return Snapshot(seq=seq, generated_at=state["generated_at"], computed=timezone.now().timestamp(),
-                    html=html, versions=versions, feed_seq=events[0].seq if events else 0,
-                    feed_rows=render_feed_rows(events))
+                    html=default.html, versions=default.versions, feed_seq=events[0].seq if events else 0,
+                    feed_rows=default.feed_rows, languages=languages)
 
 
 def refresh_snapshot() -> tuple[Snapshot, Snapshot | None]:

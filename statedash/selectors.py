@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from events.models import Event
 from events.publisher import last_stream_seq
@@ -243,7 +245,7 @@ class Alert:
     kind: str  # late, ready_no_driver, stationary, unconfirmed
     order_id: str
     code: str
-    title: str
+    title: str  # lazy: in the language the dashboard renders it in
     detail: str
     minutes: int  # how long it has been so
     tone: str
@@ -265,27 +267,32 @@ def alerts(*, now: datetime | None = None) -> list[Alert]:
         expected = max(now, order.eta_at or now)
         if expected - order.eta_at_dispatch >= late:
             behind = _minutes_since(order.eta_at_dispatch, expected)
-            found.append(Alert("late", str(order.id), order.code, f"{behind} min late",
-                               f"promised {timezone.localtime(order.eta_at_dispatch):%H:%M}, now expected "
-                               f"{timezone.localtime(expected):%H:%M}", behind, "bad"))
+            found.append(Alert("late", str(order.id), order.code, format_lazy(_("{minutes} min late"), minutes=behind),
+                               format_lazy(_("promised {promised}, now expected {expected}"),
+                                           promised=f"{timezone.localtime(order.eta_at_dispatch):%H:%M}",
+                                           expected=f"{timezone.localtime(expected):%H:%M}"), behind, "bad"))
         driver = order.driver
         still_since = (driver.moved_at or driver.location_updated_at) if driver else None
         if still_since and now - still_since >= timedelta(minutes=settings.ALERT_STATIONARY_MINUTES):
             minutes = _minutes_since(still_since, now)
-            found.append(Alert("stationary", str(order.id), order.code, f"{driver.name} not moving",
-                               f"no movement for {minutes} min on this delivery", minutes, "warn"))
+            found.append(Alert("stationary", str(order.id), order.code,
+                               format_lazy(_("{driver} not moving"), driver=driver.name),
+                               format_lazy(_("no movement for {minutes} min on this delivery"), minutes=minutes),
+                               minutes, "warn"))
     waiting = timedelta(minutes=settings.ALERT_READY_NO_DRIVER_MINUTES)
     for order in Order.objects.select_related("restaurant").filter(
             kitchen_status=OrderStatus.READY, delivery_status="", cancelled_at__isnull=True,
             ready_at__lte=now - waiting):
         minutes = _minutes_since(order.ready_at, now)
-        found.append(Alert("ready_no_driver", str(order.id), order.code, "Ready, no driver",
-                           f"boxed at {order.restaurant.name} for {minutes} min", minutes, "bad"))
+        found.append(Alert("ready_no_driver", str(order.id), order.code, _("Ready, no driver"),
+                           format_lazy(_("boxed at {pizzeria} for {minutes} min"), pizzeria=order.restaurant.name,
+                                       minutes=minutes), minutes, "bad"))
     for order in Order.objects.select_related("restaurant").filter(
             status=OrderStatus.PLACED, placed_at__lte=now - timedelta(minutes=settings.ALERT_UNCONFIRMED_MINUTES)):
         minutes = _minutes_since(order.placed_at, now)
-        found.append(Alert("unconfirmed", str(order.id), order.code, "Not confirmed",
-                           f"{order.restaurant.name} has not confirmed it in {minutes} min", minutes, "warn"))
+        found.append(Alert("unconfirmed", str(order.id), order.code, _("Not confirmed"),
+                           format_lazy(_("{pizzeria} has not confirmed it in {minutes} min"),
+                                       pizzeria=order.restaurant.name, minutes=minutes), minutes, "warn"))
     severity = {"late": 0, "ready_no_driver": 1, "stationary": 2, "unconfirmed": 3}
     return sorted(found, key=lambda a: (severity[a.kind], -a.minutes, a.code))
 

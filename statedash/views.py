@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,7 +29,7 @@ dispatchers_only = page_permission("pd.view_state")
 
 
 def _page(request: HttpRequest, *, panel: str = "", status: int = 200) -> HttpResponse:
-    snapshot = fragments.dashboard_snapshot()
+    snapshot = fragments.dashboard_snapshot().in_language(get_language())
     return render(request, "statedash/dashboard.html", {
         "snapshot": snapshot,
         "live": fragments.LIVE,
@@ -82,7 +83,7 @@ def _move(request: HttpRequest, order_id: uuid.UUID, permission: str, done: str,
     try:
         services.order_transition(order_id=order.id, **change)
     except DomainError as exc:
-        return _panel_answer(request, order_id, error=exc.detail, status=exc.status_code)
+        return _panel_answer(request, order_id, error=exc.message, status=exc.status_code)
     return _panel_answer(request, order_id, message=done)
 
 
@@ -152,7 +153,7 @@ def auto_dispatch(request: HttpRequest) -> HttpResponse:
 @dispatchers_only
 def dashboard_live(request: HttpRequest) -> HttpResponse:
     """The 5-s poll: out-of-band swaps of what changed since the versions the browser reports."""
-    snapshot = fragments.dashboard_snapshot()
+    snapshot = fragments.dashboard_snapshot().in_language(get_language())
     answer = fragments.poll_answer(snapshot, fragments.parse_versions(request.GET.getlist("v")))
     return render(request, "statedash/_live.html", {"answer": answer})
 

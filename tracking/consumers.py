@@ -7,6 +7,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
+from pizzadelivery.infra.languages import language_group, socket_language
 from pizzadelivery.infra.ws import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
@@ -22,8 +23,9 @@ SOCKET_KIND = "tracker"
 FRAGMENT_MESSAGE = "tracker.fragment"  # handled by tracker_fragment
 
 
-def tracker_group(order_id: uuid.UUID | str) -> str:
-    return f"track.{uuid.UUID(str(order_id)).hex}"
+def tracker_group(order_id: uuid.UUID | str, language: str) -> str:
+    """One group per order and language: the fan-out renders each language once."""
+    return language_group(f"track.{uuid.UUID(str(order_id)).hex}", language)
 
 
 class TrackerConsumer(FragmentConsumer):
@@ -45,9 +47,10 @@ class TrackerConsumer(FragmentConsumer):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         # Join before accepting: once the browser sees the socket open, no push can slip by.
-        if not await self.join(tracker_group(order_id)):
+        group = tracker_group(order_id, socket_language(self.scope))
+        if not await self.join(group):
             return
-        self.group = tracker_group(order_id)
+        self.group = group
         await self.accept()
         await sync_to_async(socket_count_changed)(SOCKET_KIND, +1)
         self.counted = True

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 from django.utils.dateparse import parse_datetime
 
 from pizzadelivery.lifecycle import KITCHEN_AT_WORK, OrderStatus, customer_message
@@ -55,7 +56,7 @@ def fragment_context(snapshot: TrackerSnapshot) -> dict[str, Any]:
         "state": state,
         "status": order["status"],
         "status_label": OrderStatus(order["status"]).label,
-        "cancel_message": customer_message(order.get("cancel_code") or "other"),
+        "cancel_message": gettext(customer_message(order.get("cancel_code") or "other")),
         "steps": _step_rows(snapshot),
         "driver": driver,
         "route": snapshot.route,

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -43,9 +44,11 @@ def tracker(request: HttpRequest, token: str) -> HttpResponse:
         return refused
     return render(request, "tracking/tracker.html", {
         **fragment_context(snapshot),
-        "socket_path": f"/ws/track/{token}/",
+        # The socket's pushes come in the page's language.
+        "socket_path": f"/ws/track/{token}/?lang={get_language()}",
         "live_url": reverse("tracking:tracker-live", args=[token]),
         "cancel_url": reverse("tracking:tracker-cancel", args=[token]),
+        "tracking_absolute_url": request.build_absolute_uri(reverse("tracking:tracker", args=[token])),
     })
 
 

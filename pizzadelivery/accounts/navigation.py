@@ -5,6 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from pizzadelivery.policy import may, principal
 
@@ -15,15 +16,15 @@ def role_pages(user: Any) -> list[tuple[str, str]]:
         return []
     pages = []
     if may(user, "pd.view_state"):
-        pages.append(("Dashboard", reverse("statedash:dashboard")))
+        pages.append((_("Dashboard"), reverse("statedash:dashboard")))
     if may(user, "pd.use_kitchen_screen") and not user.is_superuser:
-        pages.append(("Kitchen", reverse("kitchen:screen")))
+        pages.append((_("Kitchen"), reverse("kitchen:screen")))
     if principal(user).driver_id is not None:
-        pages.append(("Driver app", reverse("courier:home")))
+        pages.append((_("Driver app"), reverse("courier:home")))
     if user.is_superuser:
-        pages.append(("Kitchen", reverse("kitchen:screen")))
+        pages.append((_("Kitchen"), reverse("kitchen:screen")))
     if user.is_superuser:
-        pages.append(("Admin", reverse("admin:index")))
+        pages.append((_("Admin"), reverse("admin:index")))
     return pages
 
 

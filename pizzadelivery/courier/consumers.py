@@ -6,6 +6,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
+from pizzadelivery.infra.languages import language_group, socket_language
 from pizzadelivery.infra.ws import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
 from pizzadelivery.policy import principal
 
@@ -13,8 +14,8 @@ SOCKET_KIND = "driver"
 FRAGMENT_MESSAGE = "driver.fragment"  # handled by driver_fragment
 
 
-def driver_group(driver_id: int) -> str:
-    return f"driver.{driver_id}"
+def driver_group(driver_id: int, language: str) -> str:
+    return language_group(f"driver.{driver_id}", language)
 
 
 class DriverConsumer(FragmentConsumer):
@@ -31,7 +32,7 @@ class DriverConsumer(FragmentConsumer):
         if driver_id is None:
             await self.refuse(CLOSE_FORBIDDEN)
             return
-        self.group = driver_group(driver_id)
+        self.group = driver_group(driver_id, socket_language(self.scope))
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await sync_to_async(socket_count_changed)(SOCKET_KIND, +1)

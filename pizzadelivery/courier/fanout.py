@@ -1,10 +1,12 @@
 """Push a driver's app fragment after a published batch that changes what it shows (a new job,
-the kitchen's progress on it, the shift): rendered once per driver, to their group. A position
+the kitchen's progress on it, the shift): rendered once per driver and language, to their group. A position
 report changes nothing on the driver's own screen and renders nothing."""
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from django.utils import translation
 
 from events.publisher import PublishedBatch
 from events.registry import telemetry_types
@@ -12,6 +14,7 @@ from pizzadelivery.courier import fragments
 from pizzadelivery.courier.consumers import FRAGMENT_MESSAGE, driver_group
 from pizzadelivery.courier.selectors import current_job
 from pizzadelivery.infra.group_sends import group_send_all, watched_groups
+from pizzadelivery.infra.languages import language_codes
 from pizzadelivery.models import Driver, Order
 
 logger = logging.getLogger(__name__)
@@ -28,16 +31,21 @@ def touched_drivers(batch: PublishedBatch) -> set[int]:
 
 
 def courier_messages(batch: PublishedBatch) -> list[tuple[str, dict[str, Any]]]:
-    groups = {driver_group(pk): pk for pk in touched_drivers(batch)}
+    groups = {driver_group(pk, language): (pk, language)
+              for pk in touched_drivers(batch) for language in language_codes()}
     watched = [groups[group] for group in watched_groups(groups)]
+    drivers = Driver.objects.in_bulk({pk for pk, _language in watched})
     messages = []
-    for driver in Driver.objects.filter(pk__in=watched):
-        try:
-            html = fragments.render(driver, current_job(driver.id))
-        except Exception:  # one driver's fragment failing must not cost the others theirs
-            logger.exception("driver fragment for driver %s (batch %s) failed", driver.id, batch.id)
+    for pk, language in watched:
+        if pk not in drivers:
             continue
-        messages.append((driver_group(driver.id), {"type": FRAGMENT_MESSAGE, "seq": batch.last_seq, "html": html}))
+        try:
+            with translation.override(language):
+                html = fragments.render(drivers[pk], current_job(pk))
+        except Exception:  # one driver's fragment failing must not cost the others theirs
+            logger.exception("driver fragment for driver %s (batch %s) failed", pk, batch.id)
+            continue
+        messages.append((driver_group(pk, language), {"type": FRAGMENT_MESSAGE, "seq": batch.last_seq, "html": html}))
     return messages
 
 

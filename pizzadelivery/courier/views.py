@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -78,24 +79,24 @@ def live(request: HttpRequest, driver: Driver) -> HttpResponse:
 def shift(request: HttpRequest, driver: Driver) -> HttpResponse:
     status = request.POST.get("status", "")
     if status not in (Driver.Status.AVAILABLE, Driver.Status.OFFLINE) or not may(request.user, "pd.set_shift", driver):
-        return _answer(request, driver, error="Start or end a shift.", status=400)
+        return _answer(request, driver, error=gettext("Start or end a shift."), status=400)
     try:
         services.driver_set_status(driver_id=driver.id, status=status)
     except DomainError as exc:
-        return _answer(request, driver, error=exc.detail, status=409)
+        return _answer(request, driver, error=exc.message, status=409)
     return _answer(request, driver)
 
 
 def _job_move(request: HttpRequest, driver: Driver, to: str, permission: str, **extra: Any) -> HttpResponse:
     job = current_job(driver.id)
     if job is None:
-        return _answer(request, driver, error="You have no job right now.", status=409)
+        return _answer(request, driver, error=gettext("You have no job right now."), status=409)
     if not may(request.user, permission, job):
         raise PermissionDenied("Not your job.")
     try:
         services.order_transition(order_id=job.id, to=to, **extra)
     except DomainError as exc:
-        return _answer(request, driver, error=exc.detail, status=exc.status_code if exc.status_code < 500 else 409)
+        return _answer(request, driver, error=exc.message, status=exc.status_code if exc.status_code < 500 else 409)
     return _answer(request, driver)
 
 
@@ -110,5 +111,5 @@ def pick_up(request: HttpRequest, driver: Driver) -> HttpResponse:
 def deliver(request: HttpRequest, driver: Driver) -> HttpResponse:
     pin = request.POST.get("pin", "").strip()
     if not (len(pin) == 4 and pin.isascii() and pin.isdigit()):
-        return _answer(request, driver, error="The PIN is the customer's 4 digits.", status=400)
+        return _answer(request, driver, error=gettext("The PIN is the customer's 4 digits."), status=400)
     return _job_move(request, driver, OrderStatus.DELIVERED, "pd.deliver_with_pin", pin=pin)

@@ -20,9 +20,11 @@ class DomainError(Exception):
     status_code = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None,
-                 **extra: Any) -> None:
+                 message: Any = None, **extra: Any) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.detail = detail  # English, for the API (the contract's "detail")
+        # For a page: the same in the page's language (lazy, translated as it renders).
+        self.message = message if message is not None else detail
         if code:
             self.code = code
         if status_code:

@@ -7,6 +7,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
+from pizzadelivery.infra.languages import language_group, socket_language
 from pizzadelivery.infra.ws import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, FragmentConsumer, socket_count_changed
 from pizzadelivery.policy import may
 
@@ -14,8 +15,9 @@ SOCKET_KIND = "kitchen"
 FRAGMENT_MESSAGE = "kitchen.fragment"  # handled by kitchen_fragment
 
 
-def kitchen_group(restaurant_id: int) -> str:
-    return f"kitchen.{restaurant_id}"
+def kitchen_group(restaurant_id: int, language: str) -> str:
+    """One group per pizzeria and language: the fan-out renders each watched language once."""
+    return language_group(f"kitchen.{restaurant_id}", language)
 
 
 def _restaurant_ids(user: Any) -> list[int] | None:
@@ -41,7 +43,8 @@ class KitchenConsumer(FragmentConsumer):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         self.last_seq: dict[str, int] = {}
-        self.groups_joined = [kitchen_group(pk) for pk in restaurant_ids]
+        language = socket_language(self.scope)
+        self.groups_joined = [kitchen_group(pk, language) for pk in restaurant_ids]
         for group in self.groups_joined:  # joined before accepting: no push slips by
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()

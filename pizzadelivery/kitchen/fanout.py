@@ -1,5 +1,5 @@
 """Push each touched restaurant's kitchen fragment after a published batch: rendered once per
-restaurant, sent to its group, however many screens show it; nothing is rendered for a
+restaurant and language, sent to its group, however many screens show it; nothing is rendered for a
 restaurant no screen watches, nor for a batch that changes nothing a kitchen shows (a driver
 reporting a position)."""
 from __future__ import annotations
@@ -7,8 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.utils import translation
+
 from events.publisher import PublishedBatch
 from pizzadelivery.infra.group_sends import group_send_all, watched_groups
+from pizzadelivery.infra.languages import language_codes
 from pizzadelivery.kitchen import fragments
 from pizzadelivery.kitchen.consumers import FRAGMENT_MESSAGE, kitchen_group
 from pizzadelivery.kitchen.selectors import board_orders, menu_of
@@ -29,21 +32,26 @@ def touched_restaurants(batch: PublishedBatch) -> set[int]:
 
 
 def kitchen_messages(batch: PublishedBatch) -> list[tuple[str, dict[str, Any]]]:
-    groups = {kitchen_group(pk): pk for pk in touched_restaurants(batch)}
+    groups = {kitchen_group(pk, language): (pk, language)
+              for pk in touched_restaurants(batch) for language in language_codes()}
     watched = [groups[group] for group in watched_groups(groups)]
     if not watched:
         return []
-    restaurants = Restaurant.objects.in_bulk(watched)
-    orders, menus = board_orders(watched), menu_of(watched)
+    ids = sorted({pk for pk, _language in watched})
+    restaurants = Restaurant.objects.in_bulk(ids)
+    orders, menus = board_orders(ids), menu_of(ids)
     messages = []
-    for pk, restaurant in restaurants.items():
+    for pk, language in watched:
+        if pk not in restaurants:
+            continue
         try:
-            html = fragments.render(restaurant, orders[pk], menus[pk])
+            with translation.override(language):
+                html = fragments.render(restaurants[pk], orders[pk], menus[pk])
         except Exception:  # one kitchen's fragment failing must not cost the others theirs
             logger.exception("kitchen fragment for restaurant %s (batch %s) failed", pk, batch.id)
             continue
-        messages.append((kitchen_group(pk), {"type": FRAGMENT_MESSAGE, "group": kitchen_group(pk),
-                                             "seq": batch.last_seq, "html": html}))
+        group = kitchen_group(pk, language)
+        messages.append((group, {"type": FRAGMENT_MESSAGE, "group": group, "seq": batch.last_seq, "html": html}))
     return messages
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from pizzadelivery.lifecycle import CancelReason, OrderStatus
 from pizzadelivery.models import MenuItem, Order, Restaurant
@@ -15,11 +16,11 @@ from pizzadelivery.models import MenuItem, Order, Restaurant
 TEMPLATE = "kitchen/_restaurant.html"
 # An order waiting this long in a column turns amber, then red.
 AGING_MINUTES, LATE_MINUTES = 5, 10
-NEXT_STEP = {OrderStatus.PLACED: (OrderStatus.CONFIRMED, "Confirm"),
-             OrderStatus.CONFIRMED: (OrderStatus.PREPARING, "Into the oven"),
-             OrderStatus.PREPARING: (OrderStatus.READY, "Ready")}
-COLUMNS = [(OrderStatus.PLACED, "New"), (OrderStatus.CONFIRMED, "Confirmed"),
-           (OrderStatus.PREPARING, "In the oven"), (OrderStatus.READY, "Ready for pickup")]
+NEXT_STEP = {OrderStatus.PLACED: (OrderStatus.CONFIRMED, _("Confirm")),
+             OrderStatus.CONFIRMED: (OrderStatus.PREPARING, _("Into the oven")),
+             OrderStatus.PREPARING: (OrderStatus.READY, _("Ready"))}
+COLUMNS = [(OrderStatus.PLACED, _("New")), (OrderStatus.CONFIRMED, _("Confirmed")),
+           (OrderStatus.PREPARING, _("In the oven")), (OrderStatus.READY, _("Ready for pickup"))]
 
 
 def age_tone(minutes: int) -> str:

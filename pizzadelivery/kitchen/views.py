@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -80,7 +81,7 @@ def move(request: HttpRequest, order_id: str) -> HttpResponse:
     try:
         services.order_transition(order_id=order.id, to=to)
     except DomainError as exc:
-        return _answer(request, order.restaurant, error=exc.detail, status=409)
+        return _answer(request, order.restaurant, error=exc.message, status=409)
     return _answer(request, order.restaurant)
 
 
@@ -98,7 +99,7 @@ def cancel(request: HttpRequest, order_id: str) -> HttpResponse:
         return render(request, "kitchen/cancel.html", {"order": order, "cancel_reasons": CancelReason.choices})
     form = CancelForm(request.POST)
     if not form.is_valid():
-        error = "Choose why the order is cancelled."
+        error = gettext("Choose why the order is cancelled.")
         if request.htmx:
             return _answer(request, order.restaurant, error=error, status=400)
         return render(request, "kitchen/cancel.html", {"order": order, "cancel_reasons": CancelReason.choices,
@@ -107,7 +108,7 @@ def cancel(request: HttpRequest, order_id: str) -> HttpResponse:
         services.order_transition(order_id=order.id, to=OrderStatus.CANCELLED,
                                   reason_code=form.cleaned_data["reason_code"], reason=form.cleaned_data["reason"])
     except DomainError as exc:
-        return _answer(request, order.restaurant, error=exc.detail, status=409)
+        return _answer(request, order.restaurant, error=exc.message, status=409)
     return _answer(request, order.restaurant)
 
 
@@ -123,7 +124,7 @@ def open_or_close(request: HttpRequest, restaurant_id: int) -> HttpResponse:
         raise PermissionDenied("Not this kitchen's pizzeria.")
     is_open = _flag(request, "open")
     if is_open is None:
-        return _answer(request, restaurant, error="Open is 1 or 0.", status=400)
+        return _answer(request, restaurant, error=gettext("Open is 1 or 0."), status=400)
     restaurant = services.restaurant_set_open(restaurant_id=restaurant.id, is_open=is_open)
     return _answer(request, restaurant)
 
@@ -136,7 +137,7 @@ def menu_item(request: HttpRequest, item_id: int) -> HttpResponse:
         raise PermissionDenied("Not this kitchen's menu.")
     available = _flag(request, "available")
     if available is None:
-        return _answer(request, item.restaurant, error="Available is 1 or 0.", status=400)
+        return _answer(request, item.restaurant, error=gettext("Available is 1 or 0."), status=400)
     services.menu_item_set_available(menu_item_id=item.id, available=available)
     return _answer(request, item.restaurant)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.sessions.backends.base import SessionBase
+from django.utils.translation import gettext
 
 from pizzadelivery.models import MenuItem, Restaurant
 from pizzadelivery.services import MAX_LINES, MAX_QUANTITY, LineInput
@@ -24,6 +25,11 @@ class CartError(ValueError):
 class CartLine:
     item: MenuItem
     quantity: int
+
+    @property
+    def at_cap(self) -> bool:
+        """One more would pass what one order may hold of a dish: the + button is off."""
+        return self.quantity >= MAX_QUANTITY
 
     @property
     def total(self) -> Decimal:
@@ -75,22 +81,24 @@ def cart_for(session: SessionBase, restaurant: Restaurant) -> Cart:
 def _menu_item(restaurant: Restaurant, item_id: int) -> MenuItem:
     item = restaurant.menu_items.filter(pk=item_id).first()
     if item is None:
-        raise CartError("That dish is not on this menu.")
+        raise CartError(gettext("That dish is not on this menu."))
     if not item.is_available:
-        raise CartError(f"{item.name} is sold out right now.")
+        raise CartError(gettext("%(dish)s is sold out right now.") % {"dish": item.name})
     return item
 
 
 def set_quantity(session: SessionBase, restaurant: Restaurant, item_id: int, quantity: int) -> None:
-    """Set a line's quantity (0 removes it), capped at what one order may hold."""
+    """Set a line's quantity (0 removes it); more than one order may hold is refused."""
     quantities = _quantities(session, restaurant)
     if quantity <= 0:
         quantities.pop(str(item_id), None)
     else:
         item = _menu_item(restaurant, item_id)
         if str(item.id) not in quantities and len(quantities) >= MAX_LINES:
-            raise CartError(f"An order holds at most {MAX_LINES} different dishes.")
-        quantities[str(item.id)] = min(quantity, MAX_QUANTITY)
+            raise CartError(gettext("An order holds at most %(limit)d different dishes.") % {"limit": MAX_LINES})
+        if quantity > MAX_QUANTITY:
+            raise CartError(gettext("An order holds at most %(limit)d of one dish.") % {"limit": MAX_QUANTITY})
+        quantities[str(item.id)] = quantity
     _store(session, restaurant, quantities)
 
 

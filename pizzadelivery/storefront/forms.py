@@ -12,28 +12,30 @@ from pizzadelivery.services import MAX_QUANTITY
 
 class CartLineForm(forms.Form):
     item = forms.IntegerField(min_value=1)
-    quantity = forms.IntegerField(min_value=0, max_value=MAX_QUANTITY, required=False)
+    # Past MAX_QUANTITY is understood (the cart refuses it with its own message); the bound
+    # here only keeps absurd numbers out.
+    quantity = forms.IntegerField(min_value=0, max_value=10 * MAX_QUANTITY, required=False)
 
 
 POINT_INVALID = _("The point on the map is not valid; choose it again.")
 
 
 class CheckoutForm(forms.Form):
-    name = forms.CharField(label="Your name", max_length=120,
+    name = forms.CharField(label=_("Your name"), max_length=120,
                            widget=forms.TextInput(attrs={"autocomplete": "name", "placeholder": "Ada Lovelace"}))
     # phonenumbers parses it (a national number in settings.PHONENUMBER_DEFAULT_REGION).
-    phone = PhoneNumberField(label="Phone", max_length=32, help_text="Your driver calls if they can't find you.",
-                             error_messages={"invalid": "Enter a phone number, e.g. +49 30 1234567."},
+    phone = PhoneNumberField(label=_("Phone"), max_length=32, help_text=_("Your driver calls if they can’t find you."),
+                             error_messages={"invalid": _("Enter a phone number, e.g. +49 30 1234567.")},
                              widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel",
                                                            "placeholder": "+49 30 1234567"}))
     email = forms.EmailField(label=_("E-mail"), max_length=254, required=False,
                              help_text=_("We write when your order is confirmed, on its way, nearly there and "
                                          "delivered."),
                              widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "ada@example.com"}))
-    address = forms.CharField(label="Street and house number", max_length=200,
+    address = forms.CharField(label=_("Street and house number"), max_length=200,
                               widget=forms.TextInput(attrs={"autocomplete": "street-address",
                                                             "placeholder": "Torstraße 1"}))
-    district = forms.ChoiceField(label="District", choices=[("", "Choose your district…")] +
+    district = forms.ChoiceField(label=_("District"), choices=[("", _("Choose your district…"))] +
                                  [(district.slug, district.name) for district in DISTRICTS])
     # The point the customer chose ("Use my location", or the pin dragged on the map): when
     # given, it is where the driver goes, and the address text is what the driver reads.
@@ -41,8 +43,8 @@ class CheckoutForm(forms.Form):
                            error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), POINT_INVALID))
     lng = forms.FloatField(required=False, min_value=-180, max_value=180, widget=forms.HiddenInput,
                            error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), POINT_INVALID))
-    notes = forms.CharField(label="Notes for the driver", max_length=300, required=False,
-                            widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Floor, door bell, courtyard…"}))
+    notes = forms.CharField(label=_("Notes for the driver"), max_length=300, required=False,
+                            widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("Floor, door bell, courtyard…")}))
 
     def clean_name(self) -> str:
         try:
@@ -50,7 +52,7 @@ class CheckoutForm(forms.Form):
         except ValueError:
             name = ""
         if len(name) < 2:
-            raise forms.ValidationError("Tell us who the pizza is for.")
+            raise forms.ValidationError(_("Tell us who the pizza is for."))
         return name
 
     def clean_phone(self) -> str:
@@ -60,7 +62,7 @@ class CheckoutForm(forms.Form):
     def clean_address(self) -> str:
         address = " ".join(self.cleaned_data["address"].split())
         if not any(char.isdigit() for char in address) or not any(char.isalpha() for char in address):
-            raise forms.ValidationError("Enter the street and the house number, e.g. Torstraße 1.")
+            raise forms.ValidationError(_("Enter the street and the house number, e.g. Torstraße 1."))
         return address
 
     def clean(self) -> dict:
@@ -91,6 +93,16 @@ class CheckoutForm(forms.Form):
         else:
             cleaned["place"] = place
         return cleaned
+
+    def focus_first_error(self) -> None:
+        """After a refused checkout the keyboard goes where the problem is: the error summary
+        when there is one (the template marks it), else the first invalid field (``autofocus``,
+        which htmx honours in swapped content, and the browser on a whole page)."""
+        if self.errors and not self.non_field_errors():
+            first = next((name for name in self.fields
+                          if name in self.errors and not self.fields[name].widget.is_hidden), None)
+            if first is not None:  # else the point's error is in the summary, which takes the focus
+                self.fields[first].widget.attrs["autofocus"] = True
 
     def place(self) -> Place:
         """Where the address is, from the geocoder (``pizzadelivery.geocoding``)."""

@@ -1,5 +1,5 @@
-"""Storefront pages (server-rendered, HTMX): pizzerias, menu with cart and checkout, and
-the order confirmation. Every page works without JavaScript; with htmx, cart and checkout
+"""Storefront pages (server-rendered, HTMX): pizzerias, menu with cart and checkout (which
+lands on the order's tracker). Every page works without JavaScript; with htmx, cart and checkout
 swap fragments in place."""
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from events.services import correlation_scope
-from pizzadelivery import eta, services
+from pizzadelivery import services
 from pizzadelivery.infra.caching import personal
 from pizzadelivery.infra.errors import DomainError
 from pizzadelivery.infra.ratelimits import RateLimited, enforce
@@ -39,7 +41,7 @@ class Dish:
 
 @dataclass
 class Section:
-    title: str
+    title: str  # lazy: translated where it renders
     dishes: list[Dish]
 
 
@@ -54,7 +56,7 @@ def _menu_sections(items: QuerySet[MenuItem]) -> list[Section]:
         dishes.setdefault(item.name, Dish(item.name, item.description)).items.append(item)
     sized = [d for d in dishes.values() if any(i.size != MenuItem.Size.ONE for i in d.items)]
     rest = [d for d in dishes.values() if d not in sized]
-    return [s for s in (Section("Pizzas", sized), Section("Sides, drinks & desserts", rest)) if s.dishes]
+    return [s for s in (Section(_("Pizzas"), sized), Section(_("Sides, drinks & desserts"), rest)) if s.dishes]
 
 
 def _menu_context(request: HttpRequest, restaurant: Restaurant, *, form: CheckoutForm | None = None,
@@ -85,7 +87,7 @@ def _cart_response(request: HttpRequest, restaurant: Restaurant, *, error: str =
     if request.htmx:
         return render(request, "storefront/_cart.html",
                       {"restaurant": restaurant, "cart": cart.cart_for(request.session, restaurant),
-                       "cart_error": error}, status=status)
+                       "cart_error": error, "cart_changed": True}, status=status)
     if error:
         return render(request, "storefront/menu.html", _menu_context(request, restaurant, cart_error=error),
                       status=status)
@@ -96,10 +98,10 @@ def _change_cart(request: HttpRequest, slug: str, *, replace: bool) -> HttpRespo
     restaurant = get_object_or_404(Restaurant, slug=slug)
     form = CartLineForm(request.POST)
     if not form.is_valid():
-        return _cart_response(request, restaurant, error="That change to your cart was not understood.",
+        return _cart_response(request, restaurant, error=gettext("That change to your cart was not understood."),
                               status=400)
     if not restaurant.is_open:
-        return _cart_response(request, restaurant, error=f"{restaurant.name} is closed right now.", status=409)
+        return _cart_response(request, restaurant, error=gettext("%(name)s is closed right now.") % {"name": restaurant.name}, status=409)
     item_id, quantity = form.cleaned_data["item"], form.cleaned_data["quantity"]
     try:
         if replace:
@@ -130,7 +132,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     basket = cart.cart_for(request.session, restaurant)
     status, retry_after = 422, 0
     if form.is_valid() and basket.is_empty:
-        form.add_error(None, "Your cart is empty: add a pizza first.")
+        form.add_error(None, gettext("Your cart is empty: add a pizza first."))
     elif form.is_valid():
         place = form.place()
         try:
@@ -144,14 +146,17 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
                     language=translation.get_language_from_request(request))
         except RateLimited as exc:
             status, retry_after = 429, exc.retry_after
-            form.add_error(None, f"Too many orders in a short time; please try again in {retry_after} s.")
+            form.add_error(None, gettext("Too many orders in a short time; please try again in %(seconds)d s.")
+                           % {"seconds": retry_after})
         except DomainError as exc:
-            form.add_error(None, exc.detail)
+            form.add_error(None, exc.message)  # in the page's language
             status = exc.status_code if exc.status_code in (409, 422) else 422
         else:
             cart.clear(request.session, restaurant)
-            url = reverse("order-confirmed", args=[tracking_token_for(order.id)])
+            # The customer lands on the order's tracker: the page they keep (and share).
+            url = reverse("tracking:tracker", args=[tracking_token_for(order.id)])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    form.focus_first_error()
     if request.htmx:
         response = render(request, "storefront/_checkout.html",
                           {"restaurant": restaurant, "cart": basket, "form": form}, status=status)
@@ -166,15 +171,11 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
 @personal
 @require_GET
 def order_confirmed(request: HttpRequest, token: str) -> HttpResponse:
+    """Links from before checkout went straight to the tracker: it shows the order, its code and
+    the tracking link, so the old confirmation page sends a valid link there (and a link that
+    opens nothing still opens nothing)."""
     order_id = order_id_from_token(token)
     order = order_queryset().filter(pk=order_id).first() if order_id else None
     if order is None or link_expired(order):
         raise Http404("No order for that link.")
-    tracking_url = reverse("tracking:tracker", args=[token])
-    # Before a driver is assigned there is no stored ETA yet: show the same estimate the
-    # tracker starts from (kitchen time plus the ride from the shop).
-    arrival = order.eta_at or eta.estimate_arrival(eta.Trip.of(order), now=timezone.now(), driver=None)
-    return render(request, "storefront/confirmation.html", {
-        "order": order, "tracking_url": tracking_url, "arrival": arrival,
-        "tracking_absolute_url": request.build_absolute_uri(tracking_url),
-        "first_name": order.customer.name.split(" ")[0]})
+    return redirect(reverse("tracking:tracker", args=[token]), permanent=True)

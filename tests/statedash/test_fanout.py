@@ -35,3 +35,14 @@ def test_position_batches_have_no_feed_rows(mirror) -> None:
     services.driver_location_update(driver_id=driver.id, lat=52.53, lng=13.40)
     batch = load_batches([Batch.objects.order_by("-id").first()])[0]
     assert fanout.feed_message(batch) is None
+
+
+def test_state_pushes_are_rendered_once_per_language(mirror) -> None:
+    factories.order_at("dispatched")
+
+    messages = fanout.state_messages(["en", "de"])
+
+    assert "Active deliveries" in messages["en"]["html"] and "Laufende Lieferungen" not in messages["en"]["html"]
+    assert "Laufende Lieferungen" in messages["de"]["html"] and "Active deliveries" not in messages["de"]["html"]
+    assert messages["en"]["seq"] == messages["de"]["seq"]  # one state, two renderings
+    assert fanout.dashboard_group("de") != fanout.dashboard_group("en")

@@ -42,7 +42,7 @@ def test_dashboard_page_shows_every_panel(staff_client, mirror) -> None:
     html = staff_client.get("/dashboard/").content.decode()
     for name in fragments.LIVE:
         assert f'id="dash-{name}"' in html
-    assert 'ws-connect="/ws/dashboard/"' in html and 'hx-trigger="every 5s"' in html
+    assert 'ws-connect="/ws/dashboard/?lang=en"' in html and 'hx-trigger="every 5s"' in html
     assert 'id="dash-stamp"' in html and "Redis mirror" in html
     assert order.code in html  # in the deliveries table and the feed
     assert "order.out_for_delivery" in html  # feed row

@@ -88,7 +88,7 @@ def test_storefront_and_menu(evil: Hostile) -> None:
     assert not problems(htmx.content.decode(), evil.item.name)
 
 
-def test_checkout_form_errors_and_confirmation(evil: Hostile, settings) -> None:
+def test_checkout_form_errors_and_the_tracker_it_lands_on(evil: Hostile, settings) -> None:
     settings.RATELIMIT_ENABLE = False
     customer = Client()
     menu = f"/restaurants/{evil.restaurant.slug}/"
@@ -102,8 +102,8 @@ def test_checkout_form_errors_and_confirmation(evil: Hostile, settings) -> None:
 
     placed = customer.post(f"{menu}checkout/", form)
     assert placed.status_code == 302
-    confirmation = customer.get(placed["Location"]).content.decode()
-    assert not problems(confirmation, evil.restaurant.name, evil.item.name, name.split(" ")[0])
+    tracker = customer.get(placed["Location"]).content.decode()  # checkout lands on the tracker
+    assert not problems(tracker, evil.restaurant.name, evil.item.name, street, notes)
 
 
 def test_tracker_page_and_live_fragments(evil: Hostile) -> None:

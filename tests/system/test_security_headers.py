@@ -23,7 +23,8 @@ def _policy(response) -> dict[str, list[str]]:
 def _pages(world: World) -> list[str]:
     token = tracking_token_for(world.orders["dispatched"].id)
     return ["/", f"/restaurants/{world.restaurant.slug}/", f"/track/{token}/", f"/track/{token}/live/",
-            f"/orders/{tracking_token_for(world.orders['placed'].id)}/confirmed/", "/dashboard/", "/admin/",
+            # where checkout lands (the old confirmation link redirects there)
+            f"/track/{tracking_token_for(world.orders['placed'].id)}/", "/dashboard/", "/admin/",
             "/accounts/login/", "/api/docs", "/no/such/page/", "/kitchen/",
             f"/dashboard/orders/{world.orders['ready'].id}/"]
 

@@ -225,3 +225,45 @@ def test_opened_while_redis_is_down_the_tracker_polls_then_goes_live(page, own_r
         expect(conn).to_have_attribute("data-state", "connected", timeout=40_000)  # the retries reach it
     finally:
         server.stop()
+
+
+def test_copy_link_puts_the_tracking_link_on_the_clipboard(live, browser, mirror):
+    order, _driver = ready_then_dispatched()
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    page = context.new_page()
+    try:
+        page.goto(f"{live.url}/track/{token(order)}/")
+        link = f"{live.url}/track/{token(order)}/"
+        expect(page.get_by_test_id("tracking-link")).to_have_value(link)
+        page.evaluate("navigator.clipboard.writeText('something else')")
+        page.get_by_role("button", name="Copy link").click()
+        expect(page.locator("#trk-copy-status")).to_have_text("Link copied")
+        assert page.evaluate("navigator.clipboard.readText()") == link
+    finally:
+        context.close()
+
+
+def test_a_german_tracker_gets_its_live_pushes_in_german(live, browser, mirror, staff):
+    order, driver = ready_then_dispatched()
+    api_key = Token.objects.create(user=staff).key
+    german = browser.new_context(locale="de-DE", viewport={"width": 390, "height": 844})
+    english = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})
+    try:
+        pages = {"de": german.new_page(), "en": english.new_page()}
+        for language, page in pages.items():
+            open_tracker(page, live.url, token(order))
+            assert page.locator("html").get_attribute("lang") == language
+        expect(pages["de"].locator("#trk-eta")).to_contain_text("Ankunft um")
+        expect(pages["de"].locator("#trk-conn")).to_have_text("Live")
+
+        call_api(live.url, f"/api/drivers/{driver.id}/location", {"lat": SHOP[0], "lng": SHOP[1]}, api_key)
+        call_api(live.url, f"/api/orders/{order.id}/transition", {"to": "out_for_delivery"}, api_key)
+
+        expect(pages["de"].locator("#trk-hero")).to_contain_text("Ihre Pizza ist unterwegs")
+        expect(pages["de"]).to_have_title(re.compile(r"^Unterwegs zu Ihnen · Bestellung "))
+        expect(pages["en"].locator("#trk-hero")).to_contain_text("Your pizza is on its way")
+        assert pages["de"].evaluate("window.sameDocument") is True  # pushed, not reloaded
+    finally:
+        german.close()
+        english.close()

@@ -141,7 +141,7 @@ async def test_older_batches_than_already_sent_are_dropped(dispatched):
     layer = get_channel_layer()
 
     for seq, html in [(10, "ten"), (7, "seven"), (10, "ten again"), (11, "eleven")]:
-        await layer.group_send(tracker_group(order.id), {"type": "tracker.fragment", "seq": seq, "html": html})
+        await layer.group_send(tracker_group(order.id, "en"), {"type": "tracker.fragment", "seq": seq, "html": html})
 
     assert await communicator.receive_from(timeout=3) == "ten"
     assert await communicator.receive_from(timeout=3) == "eleven"

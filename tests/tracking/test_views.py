@@ -49,7 +49,7 @@ def test_the_page_works_for_every_status(browser, mirror, status):
     html = response.content.decode()
     assert order.code in html
     assert HEADLINES[status] in html
-    assert f'ws-connect="/ws/track/{link_token}/"' in html
+    assert f'ws-connect="/ws/track/{link_token}/?lang=en"' in html
     assert 'aria-live="polite"' in html
     assert oob_ids(html)[:1] == ["trk-hero"]  # the page holds every live fragment ...
     assert set(oob_ids(html)) == set(LIVE_IDS)  # ... and the push replaces exactly those

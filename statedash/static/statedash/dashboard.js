@@ -7,6 +7,13 @@
   var socketOpen = false, refused = false;
   var skewMs = 0;  // server clock minus this browser's, from the poll's Date header
 
+  // The page's words, translated by the template (data-t-* on #dash); "%s" takes a value.
+  function t(key, value) {
+    var root = document.getElementById("dash");
+    var text = (root && root.dataset["t" + key]) || "";
+    return value === undefined ? text : text.replace("%s", value);
+  }
+
   function setConnection(state, text) {
     var el = document.getElementById("dash-conn");
     if (!el) return;
@@ -21,7 +28,7 @@
     var at = Date.parse(el.getAttribute("datetime"));
     if (isNaN(at)) return;
     var seconds = Math.max(0, Math.round((Date.now() + skewMs - at) / 1000));
-    el.textContent = seconds < 2 ? "updated just now" : "updated " + seconds + " s ago";
+    el.textContent = seconds < 2 ? t("UpdatedJustNow") : t("UpdatedAgo", seconds);
     el.classList.toggle("is-stale", seconds >= STALE_S && seconds < VERY_STALE_S);
     el.classList.toggle("is-very-stale", seconds >= VERY_STALE_S);
   }
@@ -37,13 +44,13 @@
   }
 
   function showSocket() {
-    if (refused) setConnection("refused", "Refused: log in again");
-    else if (socketOpen) setConnection("live", "Live");
-    else setConnection("polling", "Reconnecting · polling every 5 s");
+    if (refused) setConnection("refused", t("Refused"));
+    else if (socketOpen) setConnection("live", t("Live"));
+    else setConnection("polling", t("Polling"));
   }
 
   document.addEventListener("htmx:wsConnecting", function () {
-    if (!socketOpen) setConnection("connecting", "Connecting…");
+    if (!socketOpen) setConnection("connecting", t("Connecting"));
   });
   document.addEventListener("htmx:wsOpen", function () { socketOpen = true; refused = false; showSocket(); });
   document.addEventListener("htmx:wsClose", function (event) {
@@ -74,7 +81,7 @@
     if (date) skewMs = date - Date.now();  // whole seconds: enough for "N s ago"
     tidyFeed();
     tick();
-    if (!event.detail.successful) setConnection("offline", "Server unreachable");
+    if (!event.detail.successful) setConnection("offline", t("Offline"));
     else showSocket();
   });
   setInterval(tick, 1000);

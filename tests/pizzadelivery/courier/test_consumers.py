@@ -13,9 +13,9 @@ from tests.system.conftest import ORIGIN, session_cookie
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_worker_connections")]
 
 
-async def _open(user=None) -> WebsocketCommunicator:
+async def _open(user=None, path: str = "/ws/driver/") -> WebsocketCommunicator:
     headers = [ORIGIN] + ([await sync_to_async(session_cookie)(user)] if user else [])
-    communicator = WebsocketCommunicator(application, "/ws/driver/", headers=headers)
+    communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await communicator.connect(timeout=3)
     assert connected
     return communicator
@@ -46,4 +46,15 @@ async def test_a_new_job_arrives_by_itself_and_positions_push_nothing(mirror) ->
     assert "The pizza is in the oven." in await phone.receive_from(timeout=5)
     await sync_to_async(services.driver_set_status)(driver_id=other.id, status="offline")
     assert await phone.receive_nothing(timeout=0.5)  # someone else's shift
+    await phone.disconnect()
+
+
+async def test_a_german_phone_gets_its_job_in_german(mirror) -> None:
+    driver = await sync_to_async(factories.driver)(name="Jonas Becker")
+    phone = await _open(await sync_to_async(factories.driver_user)(driver), "/ws/driver/?lang=de")
+    order = await sync_to_async(factories.order_at)("confirmed")
+    shop = await sync_to_async(lambda: order.restaurant.name)()
+    await sync_to_async(services.order_transition)(order_id=order.id, to="dispatched", driver_id=driver.id)
+    pushed = await phone.receive_from(timeout=5)
+    assert f"Abholen bei {shop}" in pushed and "Pick up at" not in pushed
     await phone.disconnect()

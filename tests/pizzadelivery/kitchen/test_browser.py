@@ -41,7 +41,7 @@ def test_a_storefront_order_arrives_on_the_tablet_and_goes_to_ready(live, browse
         shop_page.get_by_label("District").select_option("mitte")
         shop_page.get_by_label("Notes for the driver").fill("Ring twice")
         shop_page.get_by_role("button", name="Place order · €10.50").click()
-        shop_page.wait_for_url(re.compile(r"/orders/[^/]+/confirmed/$"))
+        shop_page.wait_for_url(re.compile(r"/track/[^/]+/$"))  # checkout lands on the tracker
         order = Order.objects.get()
 
         card = screen.locator(f"#kt-order-{order.id}")

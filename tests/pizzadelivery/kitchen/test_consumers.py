@@ -14,9 +14,9 @@ from tests.system.conftest import ORIGIN, session_cookie
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_worker_connections")]
 
 
-async def _open(user=None) -> WebsocketCommunicator:
+async def _open(user=None, path: str = "/ws/kitchen/") -> WebsocketCommunicator:
     headers = [ORIGIN] + ([await sync_to_async(session_cookie)(user)] if user else [])
-    communicator = WebsocketCommunicator(application, "/ws/kitchen/", headers=headers)
+    communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await communicator.connect(timeout=3)
     assert connected
     return communicator
@@ -56,3 +56,17 @@ async def test_a_new_order_arrives_on_its_kitchens_screen_only(mirror) -> None:
     await sync_to_async(services.driver_location_update)(driver_id=driver.id, lat=52.52, lng=13.40)
     assert await screen.receive_nothing(timeout=0.5)  # a position report changes nothing a kitchen shows
     await screen.disconnect()
+
+
+async def test_each_screen_gets_its_pushes_in_its_own_language(mirror) -> None:
+    shop = await sync_to_async(factories.restaurant)(name="Da Mario")
+    kitchen = await sync_to_async(factories.kitchen_user)(shop)
+    german = await _open(kitchen, "/ws/kitchen/?lang=de")
+    english = await _open(kitchen, "/ws/kitchen/?lang=en")
+    await sync_to_async(factories.order)(restaurant_obj=shop)
+    in_german, in_english = await german.receive_from(timeout=5), await english.receive_from(timeout=5)
+    assert "Bestätigen" in in_german and "Stornieren" in in_german and ">Confirm<" not in in_german
+    assert "Confirm" in in_english and "Bestätigen" not in in_english
+    assert await german.receive_nothing(timeout=0.3)  # one push each, not one per language
+    await german.disconnect()
+    await english.disconnect()

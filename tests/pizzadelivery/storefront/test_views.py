@@ -1,6 +1,7 @@
-"""Storefront pages: pizzerias, menu, session cart, checkout and confirmation."""
+"""Storefront pages: pizzerias, menu, session cart, checkout (landing on the tracker), languages."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from django.urls import reverse
 from events.models import Event
 from pizzadelivery import geocoding
 from pizzadelivery.models import MenuItem, Order, Restaurant
+from pizzadelivery.services import MAX_QUANTITY
 from pizzadelivery.tokens import order_id_from_token
 from tests import factories
 from tests.nominatim_stand_in import hit
@@ -113,12 +115,32 @@ def test_cart_quantity_update_and_remove(client: Client, shop: Restaurant) -> No
     assert "Your cart is empty" in removed
 
 
-@pytest.mark.parametrize("payload", [{"item": "abc"}, {"item": 1, "quantity": -3}, {"item": 1, "quantity": 51}, {}])
+@pytest.mark.parametrize("payload", [{"item": "abc"}, {"item": 1, "quantity": -3}, {"item": 1, "quantity": 10**6}, {}])
 def test_cart_refuses_malformed_input(client: Client, shop: Restaurant, payload: dict) -> None:
     response = client.post(reverse("cart-add", args=[shop.slug]), payload, **HTMX)
 
     assert response.status_code == 400
     assert "was not understood" in response.content.decode()
+
+
+def test_at_the_quantity_cap_plus_is_disabled_and_more_is_refused_clearly(client: Client, shop: Restaurant) -> None:
+    large = item(shop, "Margherita", "L")
+    update = reverse("cart-update", args=[shop.slug])
+    below = client.post(update, {"item": large.id, "quantity": MAX_QUANTITY - 1}, **HTMX).content.decode()
+    assert f'name="quantity" value="{MAX_QUANTITY}"' in below  # + still adds one
+
+    at_cap = client.post(update, {"item": large.id, "quantity": MAX_QUANTITY}, **HTMX).content.decode()
+    plus = re.search(r'<button type="button" disabled\s+aria-label="No more Margherita: at most 50 per order"', at_cap)
+    assert plus is not None
+    assert f'value="{MAX_QUANTITY + 1}"' not in at_cap
+
+    for over in (client.post(update, {"item": large.id, "quantity": MAX_QUANTITY + 1}, **HTMX),
+                 add(client, shop, large, **HTMX)):
+        assert over.status_code == 409
+        html = over.content.decode()
+        assert f"An order holds at most {MAX_QUANTITY} of one dish." in html
+        assert "not understood" not in html
+        assert f'<output aria-label="Quantity of Margherita">{MAX_QUANTITY}</output>' in html  # unchanged
 
 
 def test_cart_refuses_a_dish_from_another_menu_or_sold_out(client: Client, shop: Restaurant) -> None:
@@ -148,9 +170,9 @@ def test_checkout_creates_the_order_through_the_service(client: Client, shop: Re
 
     assert response.status_code == 200
     order = Order.objects.get()
-    confirmation = response["HX-Redirect"]
-    token = confirmation.split("/")[2]
-    assert confirmation == reverse("order-confirmed", args=[token])
+    tracker = response["HX-Redirect"]
+    token = tracker.split("/")[2]
+    assert tracker == reverse("tracking:tracker", args=[token])
     assert order_id_from_token(token) == order.id
     assert order.total == Decimal("26.50")
     assert [(i.name, i.size, i.quantity, i.unit_price) for i in order.items.order_by("name")] == [
@@ -165,32 +187,42 @@ def test_checkout_creates_the_order_through_the_service(client: Client, shop: Re
     assert "Your cart is empty" in client.get(reverse("restaurant-menu", args=[shop.slug])).content.decode()
 
 
-def test_checkout_without_javascript_redirects_to_the_confirmation(client: Client, shop: Restaurant) -> None:
+def test_checkout_without_javascript_redirects_to_the_tracker(client: Client, shop: Restaurant) -> None:
     response = _place(client, shop)
 
     assert response.status_code == 302
     order = Order.objects.get()
+    assert response["Location"].startswith("/track/")
     assert order_id_from_token(response["Location"].split("/")[2]) == order.id
 
 
-def test_confirmation_shows_code_items_total_and_tracking_link(client: Client, shop: Restaurant) -> None:
-    confirmation = _place(client, shop, **HTMX)["HX-Redirect"]
-    token = confirmation.split("/")[2]
+def test_checkout_lands_on_the_tracker_with_code_items_total_and_tracking_link(client: Client, shop: Restaurant) -> None:
+    tracker = _place(client, shop, **HTMX)["HX-Redirect"]
     order = Order.objects.get()
 
-    response = client.get(confirmation)
+    response = client.get(tracker)
 
     assert response.status_code == 200
     html = response.content.decode()
     assert order.code in html
     assert "Margherita" in html and "Tiramisù" in html
-    assert 'data-testid="order-total">€26.50<' in html
-    assert f'href="{reverse("tracking:tracker", args=[token])}"' in html
+    assert '<strong>€26.50</strong>' in html
+    assert f'value="http://testserver{tracker}" readonly data-testid="tracking-link"' in html
+    assert "Copy link" in html
     assert "Lychener Straße 12, Prenzlauer Berg" in html
 
 
+def test_an_old_confirmation_link_goes_to_the_tracker(client: Client, shop: Restaurant) -> None:
+    tracker = _place(client, shop, **HTMX)["HX-Redirect"]
+    token = tracker.split("/")[2]
+
+    response = client.get(f"/orders/{token}/confirmed/")
+
+    assert response.status_code == 301 and response["Location"] == tracker
+
+
 @pytest.mark.parametrize("token", ["nope", "x" * 300, "InN0cmluZyI:1t2u3v:abc"])
-def test_confirmation_needs_a_valid_token(client: Client, token: str) -> None:
+def test_an_old_confirmation_link_needs_a_valid_token(client: Client, token: str) -> None:
     assert client.get(f"/orders/{token}/confirmed/").status_code == 404
 
 
@@ -277,9 +309,10 @@ def test_hostile_text_is_escaped_everywhere(client: Client) -> None:
     response = client.post(reverse("checkout", args=[evil.slug]),
                            {**CUSTOMER, "name": f"Mallory {HOSTILE}", "address": f"Lychener Straße 5 {HOSTILE}",
                             "notes": '"><svg onload=alert(2)>'}, **HTMX)
-    confirmation = client.get(response["HX-Redirect"]).content.decode()
+    confirmation = client.get(response["HX-Redirect"]).content.decode()  # the tracker
     assert HOSTILE not in confirmation and "<svg onload" not in confirmation
-    assert "Mallory &lt;script&gt;" in confirmation
+    # the tracker shows no customer name: the address and the notes are what it echoes
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; 5" in confirmation
     assert "&quot;&gt;&lt;svg onload=alert(2)&gt;" in confirmation
 
 
@@ -364,7 +397,7 @@ def test_checkout_is_capped_as_a_whole(client: Client, shop: Restaurant, setting
 def test_confirmation_and_checkout_are_never_cached(client: Client, shop: Restaurant) -> None:
     add(client, shop, item(shop, "Margherita", "S"))
     response = client.post(reverse("checkout", args=[shop.slug]), CUSTOMER)
-    confirmation = client.get(response["Location"])
+    confirmation = client.get(response["Location"])  # the tracker
     assert confirmation.status_code == 200
     for page in (response, confirmation):
         assert {"private", "no-store"} <= {part.strip() for part in page["Cache-Control"].split(",")}

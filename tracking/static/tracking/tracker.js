@@ -15,6 +15,12 @@
   var QUIET_RESYNC_MS = 15000;
   var TERMINAL = { delivered: true, cancelled: true };
 
+  // The page's words, translated by the template (data-t-* on #tracker); "%s" takes a value.
+  function t(key, value) {
+    var text = root.dataset["t" + key] || "";
+    return value === undefined ? text : text.replace("%s", value);
+  }
+
   var conn = document.getElementById("trk-conn");
   var connLabel = conn.querySelector(".trk-conn-label");
   var countdown = document.getElementById("trk-countdown");
@@ -137,11 +143,11 @@
 
   function ago(ms) {
     var s = Math.max(0, Math.round(ms / 1000));
-    if (s < 3) return "just now";
-    if (s < 60) return s + " s ago";
+    if (s < 3) return t("JustNow");
+    if (s < 60) return t("SecondsAgo", s);
     var m = Math.floor(s / 60);
-    if (m < 60) return m + " min ago";
-    return Math.floor(m / 60) + " h ago";
+    if (m < 60) return t("MinutesAgo", m);
+    return t("HoursAgo", Math.floor(m / 60));
   }
 
   function tick() {
@@ -153,11 +159,11 @@
     } else {
       countdown.hidden = false;
       var left = eta - now;
-      countdownValue.textContent = left > 0 ? minSec(left) : "Any moment";
-      countdownLabel.textContent = left > 0 ? "to go" : "";
+      countdownValue.textContent = left > 0 ? minSec(left) : t("AnyMoment");
+      countdownLabel.textContent = left > 0 ? t("ToGo") : "";
     }
     var changed = Date.parse(data.updatedAt || "");
-    if (!isNaN(changed)) updated.textContent = "Updated " + ago(now - changed);
+    if (!isNaN(changed)) updated.textContent = t("Updated", ago(now - changed));
     if (conn.dataset.state === "connected" && !TERMINAL[data.status] && Date.now() - lastHeard > QUIET_RESYNC_MS) {
       lastHeard = Date.now();
       requestResync();
@@ -175,7 +181,7 @@
 
   function startPolling() {
     if (linkGone) return;
-    setConnection("polling", "Updating every 5 s");
+    setConnection("polling", t("Polling"));
     if (pollTimer) return;
     requestResync();
     pollTimer = setInterval(requestResync, POLL_MS);
@@ -193,7 +199,7 @@
       settleTimer = null;
       failedCloses = 0;
       stopPolling();
-      setConnection("connected", "Live");
+      setConnection("connected", t("Live"));
       // After a gap (a reconnect, or a slow first connect) fetch what the pushes missed.
       if (late) requestResync();
       opened = true;
@@ -214,7 +220,7 @@
     }
     failedCloses += 1;
     if (failedCloses >= CLOSES_BEFORE_POLLING) startPolling();
-    else setConnection("reconnecting", "Reconnecting…");
+    else setConnection("reconnecting", t("Reconnecting"));
   });
 
   // A push older than what is on screen (a slow resync raced it) is dropped, and vice versa.
@@ -232,7 +238,7 @@
     if (event.detail.xhr.status === 404) {
       linkGone = true;
       stopPolling();
-      setConnection("gone", "Link expired");
+      setConnection("gone", t("Expired"));
     }
   });
 
@@ -287,6 +293,21 @@
   }
 
   if (!("WebSocket" in window)) startPolling();
+
+  // "Copy link": the Clipboard API where the page may use it, else the link is selected for
+  // the customer to copy.
+  var copy = document.getElementById("trk-copy");
+  var copyStatus = document.getElementById("trk-copy-status");
+  if (copy) {
+    copy.addEventListener("click", function () {
+      var field = document.querySelector(copy.dataset.copy);
+      function failed() { field.focus(); field.select(); copyStatus.textContent = copy.dataset.failed; }
+      if (!navigator.clipboard || !window.isSecureContext) { failed(); return; }
+      navigator.clipboard.writeText(field.value).then(function () {
+        copyStatus.textContent = copy.dataset.copied;
+      }, failed);
+    });
+  }
   adoptSync();
   setInterval(tick, 1000);
 })();

@@ -6,6 +6,12 @@
   "use strict";
   var root = document.getElementById("driver");
   if (!root || !window.htmx) return;
+
+  // The page's words, translated by the template (data-t-* on the root); "%s" takes a value.
+  function t(key, value) {
+    var text = root.dataset["t" + key] || "";
+    return value === undefined ? text : text.replace("%s", value);
+  }
   var MIN_INTERVAL_MS = 5000;   // not more often than this
   var MIN_MOVE_M = 15;          // and only when it moved this far (or a minute passed)
   var HEARTBEAT_MS = 60000;
@@ -65,23 +71,23 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
       body: JSON.stringify(body)
     }).then(function (response) {
-      if (response.ok) say("sharing", "Location shared · " + new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }));
-      else say("error", "Location not accepted (" + response.status + ")");
-    }).catch(function () { say("error", "Location not sent: no connection"); });
+      if (response.ok) say("sharing", t("Shared", new Date().toLocaleTimeString(document.documentElement.lang || [], { hour: "2-digit", minute: "2-digit", second: "2-digit" })));
+      else say("error", t("NotAccepted", response.status));
+    }).catch(function () { say("error", t("NotSent")); });
   }
 
   function track() {
     var on = shift() !== "offline";
     if (on && watchId === null) {
-      if (!navigator.geolocation) { say("error", "This browser cannot share a location."); return; }
-      say("waiting", "Finding your location…");
+      if (!navigator.geolocation) { say("error", t("NoGeolocation")); return; }
+      say("waiting", t("Finding"));
       watchId = navigator.geolocation.watchPosition(send, function (error) {
-        say("error", error.code === 1 ? "Location blocked: allow it for this site to be tracked." : "Location unavailable.");
+        say("error", error.code === 1 ? t("Blocked") : t("Unavailable"));
       }, { enableHighAccuracy: true, maximumAge: 5000, timeout: 20000 });
     } else if (!on && watchId !== null) {
       navigator.geolocation.clearWatch(watchId);
       watchId = null; last = null;
-      say("idle", "Location: shared while you are on shift.");
+      say("idle", t("Idle"));
     }
   }
 
@@ -100,13 +106,13 @@
 
   document.body.addEventListener("htmx:wsOpen", function () {
     if (!socketOpen) resync();
-    socketOpen = true; poll(false); setConn("live", "Live");
+    socketOpen = true; poll(false); setConn("live", t("Live"));
   });
   document.body.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail && event.detail.event ? event.detail.event.code : 0;
     socketOpen = false;
-    if (code >= 4000) { setConn("refused", "Log in again"); return; }
-    setConn("polling", "Reconnecting…");
+    if (code >= 4000) { setConn("refused", t("Refused")); return; }
+    setConn("polling", t("Reconnecting"));
     poll(true);
   });
   document.body.addEventListener("htmx:oobAfterSwap", track);

@@ -6,6 +6,12 @@
   "use strict";
   var root = document.getElementById("kitchen");
   if (!root || !window.htmx) return;
+
+  // The page's words, translated by the template (data-t-* on the root); "%s" takes a value.
+  function t(key, value) {
+    var text = root.dataset["t" + key] || "";
+    return value === undefined ? text : text.replace("%s", value);
+  }
   var AGING = 5, LATE = 10;  // minutes, as kitchen/fragments.py
   var POLL_MS = 5000;
   var known = {};            // order ids already on screen
@@ -87,7 +93,7 @@
   var sound = document.getElementById("kt-sound");
   function showSound() {
     sound.setAttribute("aria-pressed", soundOn ? "true" : "false");
-    sound.textContent = soundOn ? "Sound: on" : "Sound: off";
+    sound.textContent = soundOn ? t("SoundOn") : t("SoundOff");
   }
   sound.addEventListener("click", function () {
     soundOn = !soundOn;
@@ -116,13 +122,13 @@
 
   document.body.addEventListener("htmx:wsOpen", function () {
     if (socketOpen === false && Object.keys(known).length) resync();  // back after a gap: catch up
-    socketOpen = true; poll(false); setConn("live", "Live");
+    socketOpen = true; poll(false); setConn("live", t("Live"));
   });
   document.body.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail && event.detail.event ? event.detail.event.code : 0;
     socketOpen = false;
-    if (code >= 4000) { setConn("refused", "Refused: log in again"); return; }
-    setConn("polling", "Reconnecting · polling every 5 s");
+    if (code >= 4000) { setConn("refused", t("Refused")); return; }
+    setConn("polling", t("Polling"));
     poll(true);
   });
   document.body.addEventListener("htmx:afterSettle", function () { noticeNew(false); restoreMenus(); age(); });
