@@ -54,6 +54,7 @@ def test_every_stage_is_mailed_once_with_what_the_customer_needs(mirror) -> None
     assert order.code in confirmed.subject and order.restaurant.name in confirmed.subject
     text, html = _bodies(confirmed)
     assert text.startswith("Hello Ada,")
+    assert f"confirmed your order {order.code} and starts on it shortly" in text
     link = re.search(r"http://\S+/track/\S+/", text).group(0)
     assert f'href="{link}"' in html
     assert order.delivery_pin and order.delivery_pin in _bodies(on_its_way)[0]
@@ -107,6 +108,8 @@ def test_rendered_in_the_customers_language(mirror) -> None:
     order = factories.order_at("confirmed", customer_email="ada@example.com", language="de")
     notifications.notifications_task()
     assert '<html lang="de">' in _bodies(mail.outbox[0])[1]
+    assert mail.outbox[0].subject == f"{order.restaurant.name} hat Ihre Bestellung {order.code} bestätigt"
+    assert f"hat Ihre Bestellung {order.code} bestätigt und beginnt gleich damit" in _bodies(mail.outbox[0])[0]
     assert Notification.objects.get(order=order).state == "sent"
 
 
