@@ -57,7 +57,7 @@ class Customer(threading.Thread):
         district = DISTRICTS[self.number % len(DISTRICTS)]
         status, _body, url = self._go(f"/restaurants/{self.slug}/checkout/", {
             "name": f"Customer {self.number}", "phone": f"+49 30 {100000 + self.number}",
-            "address": f"Load Street {self.number}", "district": district.slug, "notes": ""})
+            "address": f"{district.streets[0]} {self.number + 1}", "district": district.slug, "notes": ""})
         match = re.search(r"/track/([^/]+)/$", url)  # checkout lands on the tracker
         if status != 200 or not match:
             self.tally.fail(f"checkout ended at {status} {url}")

@@ -51,7 +51,7 @@ def test_use_my_location_without_tiles_shows_the_point_and_orders_there(live, lo
         "52.53012, 13.40311")
     expect(located.locator("[data-locate-map]")).to_be_hidden()
     located.get_by_role("button", name="Place order · €10.50").click()
-    expect(located.locator("#tracking-link")).to_be_visible()
+    expect(located.get_by_test_id("tracking-link")).to_be_visible()
     order = Order.objects.get()
     assert (float(order.delivery_lat), float(order.delivery_lng)) == (52.53012, 13.40311)
     assert order.delivery_address == "Hinterhof am Späti 3, Mitte"
@@ -72,7 +72,7 @@ def test_use_my_location_with_tiles_drags_the_pin(live, tiled, tiles, located, p
     lng = float(located.locator("input[name=lng]").input_value())
     assert lat > HERE["latitude"] and lng > HERE["longitude"]  # dragged north-east
     located.get_by_role("button", name="Place order · €10.50").click()
-    expect(located.locator("#tracking-link")).to_be_visible()
+    expect(located.get_by_test_id("tracking-link")).to_be_visible()
     order = Order.objects.get()
     assert (round(float(order.delivery_lat), 5), round(float(order.delivery_lng), 5)) == (lat, lng)
     assert violations == []

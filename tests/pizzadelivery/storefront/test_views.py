@@ -312,7 +312,7 @@ def test_hostile_text_is_escaped_everywhere(client: Client) -> None:
     confirmation = client.get(response["HX-Redirect"]).content.decode()  # the tracker
     assert HOSTILE not in confirmation and "<svg onload" not in confirmation
     # the tracker shows no customer name: the address and the notes are what it echoes
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; 5" in confirmation
+    assert "Lychener Straße 5 &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in confirmation
     assert "&quot;&gt;&lt;svg onload=alert(2)&gt;" in confirmation
 
 
