@@ -480,7 +480,7 @@ class BenchStack:
     def cpu_meter(self, servers: list[Server]) -> CpuMeter:
         """Start measuring CPU: ``servers``, the relay (whichever runs), the database's server
         when it is PostgreSQL, and Redis when it runs on this machine."""
-        relay = [s for s in self.servers if s.name.startswith("relay") and s not in servers and s.alive()]
+        relay = [s for s in self.servers if s.name.startswith("relay") and s.alive()]
         database = None
         if self.database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
             database = _postgres_of(urlsplit(self.database_url).path.lstrip("/"))
