@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,9 @@ class BenchOptions:
 
 
 def _log(say: Callable[[str], None], message: str) -> None:
-    say(f"[{datetime.now():%H:%M:%S}] {message}")
+    # UTC: loading Django's settings (the server command helpers read them) sets the process's
+    # TZ to TIME_ZONE midway, and local times would jump.
+    say(f"[{datetime.now(timezone.utc):%H:%M:%S}Z] {message}")
 
 
 class WsClients:
