@@ -285,6 +285,35 @@ def _table_sizes(vendor: str) -> dict[str, int]:
     return {"database_file_bytes": size}
 
 
+def _mirror_growth(first_seq: int | None, count: int) -> int:
+    """Redis as if the grown batches had been published: the stream gets their last
+    ``EVENT_STREAM_MAXLEN`` events (production's stream keeps no more) and the mirror's source
+    records the last batch. Without that, the relay's repair (``publisher.mirror_problem``)
+    would take them for published batches Redis lost and publish them all again."""
+    import redis
+    from django.conf import settings
+
+    from events.models import Event, Sequence
+    from events.publisher import PublishedEvent, source_key, stream_key
+
+    if not first_seq or not count:
+        return 0
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    last_batch = Sequence.objects.values_list("last_batch", flat=True).get(pk="events")
+    start = max(first_seq, first_seq + count - settings.EVENT_STREAM_MAXLEN)
+    added = 0
+    events = Event.objects.filter(seq__gte=start, seq__lt=first_seq + count).order_by("seq")
+    for offset in range(0, first_seq + count - start, 10_000):
+        with client.pipeline(transaction=False) as pipe:
+            for event in events[offset:offset + 10_000]:
+                pipe.xadd(stream_key(), PublishedEvent.from_model(event).as_stream_fields(event.batch_id),
+                          id=f"{event.seq}-0", maxlen=settings.EVENT_STREAM_MAXLEN, approximate=True)
+                added += 1
+            pipe.execute()
+    client.hset(source_key(), "batch", last_batch)
+    return added
+
+
 def job_grow(args: dict[str, Any]) -> dict[str, Any]:
     """Bulk-insert ``events`` synthetic published position reports (``driver.location_updated``,
     one per batch, spread over the drivers of the orders and their routes) with set-based SQL:
@@ -316,6 +345,7 @@ def job_grow(args: dict[str, Any]) -> dict[str, Any]:
                                [(i + 1, order_id.hex, driver_id, float(lat), float(lng))
                                 for i, (order_id, driver_id, lat, lng) in enumerate(orders)])
     inserted = 0
+    first_growth_seq = None
     table = connection.ops.quote_name("events_sequence")
     while inserted < total:
         count = min(GROWTH_CHUNK, total - inserted)
@@ -324,6 +354,7 @@ def job_grow(args: dict[str, Any]) -> dict[str, Any]:
                            "WHERE name = %s RETURNING last_batch - %s, last_event - %s",
                            [count, count, "events", count, count])
             b0, e0 = cursor.fetchone()
+            first_growth_seq = e0 + 1 if first_growth_seq is None else first_growth_seq
             if vendor == "postgresql":
                 from datetime import datetime, timezone as tz
 
@@ -338,6 +369,7 @@ def job_grow(args: dict[str, Any]) -> dict[str, Any]:
                 cursor.execute(_SQLITE_EVENTS, [count, e0, b0, t0, inserted, dt, inserted, k])
         inserted += count
     insert_seconds = time.monotonic() - started
+    mirrored = _mirror_growth(first_growth_seq, inserted)
     if vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE events_event")
@@ -352,7 +384,7 @@ def job_grow(args: dict[str, Any]) -> dict[str, Any]:
             "vacuum_analyze_seconds": round(time.monotonic() - started - insert_seconds, 1),
             "sizes_before": before, "sizes_after": after,
             "bytes_per_event": round(event_bytes / max(1, inserted), 1),
-            "orders_used": k}
+            "orders_used": k, "stream_entries_added": mirrored}
 
 
 def job_events(args: dict[str, Any]) -> dict[str, Any]:
