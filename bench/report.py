@@ -175,7 +175,9 @@ def _calibration(calibration: dict[str, Any] | None) -> list[str]:
 
 
 def _cpu(run: dict[str, Any]) -> str:
-    return " | ".join(_ms(run.get(f"{name}_cpu_ms_per_unit")) for name in ("app", "relay", "database", "redis", "total"))
+    parts = [_ms(run.get(f"{name}_cpu_ms_per_unit")) for name in ("app", "relay", "database", "redis", "total")]
+    busy = run.get("machine_busy_cores")
+    return " | ".join([*parts, "–" if busy is None else f"{busy:.2f}"])
 
 
 def _location_lines(results: dict[str, Any]) -> list[str]:
@@ -186,8 +188,8 @@ def _location_lines(results: dict[str, Any]) -> list[str]:
             continue
         if not lines:
             lines += ["", ("| layout | location updates | POST p50 ms | POST p99 ms | errors | push p99 ms | reach | "
-                           "CPU ms/update: app | relay | database | Redis | total |"),
-                      "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+                           "CPU ms/update: app | relay | database | Redis | total | machine busy cores (all users) |"),
+                      "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for fixed in location.get("fixed", []):
             lat = fixed["post_latency"]
             bad = {k: v for k, v in fixed["post_statuses"].items() if k != "200"}

@@ -5,7 +5,13 @@ For each serving layout (and channel layer) the product is started fresh on the 
    (closed loop: Debian's ``wrk`` when installed, else the Python generator).
 2. WebSockets: the ``hold_sockets`` sizes opened and held (memory per socket from the server's
    RSS), then push latency and reach at the ``push_sockets`` sizes.
-Last, event batches per second through the dispatcher (services in a loop, end to end).
+3. Location updates (first layout): fixed rates and saturated, push latency to a tracker per
+   order on the road, and CPU per update by part (app servers, relay, database, Redis).
+Then event batches per second through the dispatcher (services in a loop, end to end), lifecycle
+batches from 1, 4 and 8 concurrent writers with the order kept checked, and last the growth run:
+millions of published position reports stored, the fixed-rate runs and the most writers measured
+again and compared with the empty run. ``makerun`` is `make run`'s own layout, Caddy in front,
+read against the bare view's ceiling (``calibrate``).
 """
 from __future__ import annotations
 

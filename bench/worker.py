@@ -3,9 +3,13 @@ benchmark's environment (its own database and Redis; see ``stack.BenchStack.env`
 as JSON on stdin; the result is printed as JSON on the last line of stdout.
 
 Jobs:
-  seed    migrate the fresh database, seed the dataset, rebuild the mirror
-  events  event batches per second through the dispatcher, end to end: services called in a
-          loop, each batch committed, published to Redis (MULTI/EXEC) and fanned out
+  seed       migrate the fresh database, seed the dataset, rebuild the mirror
+  events     event batches per second through the dispatcher, end to end: services called in a
+             loop, each batch committed, published to Redis (MULTI/EXEC) and fanned out
+  lifecycle  N concurrent writers walking orders through the lifecycle, then the order kept
+             checked (database sequence, batches, Redis stream, each order's status events)
+  grow       bulk-insert millions of published position reports (set-based SQL), Redis as if
+             they had been published, and the table sizes
 """
 from __future__ import annotations
 
