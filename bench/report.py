@@ -46,8 +46,10 @@ def makerun_share(results: dict[str, Any]) -> dict[str, Any] | None:
     if not run or not bare or rps is None:
         return None
     granian = (calibration.get("granian") or {}).get("throughput_rps")
+    direct = (run["http"]["delivery"].get("saturation_without_proxy") or {}).get("throughput_rps")
     return {"makerun_rps": rps, "bare_gunicorn_rps": bare, "share": round(rps / bare, 3),
-            "bare_granian_rps": granian, "share_of_granian": round(rps / granian, 3) if granian else None}
+            "bare_granian_rps": granian, "share_of_granian": round(rps / granian, 3) if granian else None,
+            "without_proxy_rps": direct}
 
 
 def _issue17(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -314,7 +316,9 @@ def markdown(results: dict[str, Any]) -> str:
                        f"**{share['makerun_rps']:,.0f} req/s**, {100 * share['share']:.0f}% of the bare view's "
                        f"{share['bare_gunicorn_rps']:,.0f} req/s under gunicorn -w 2"
                        + (f" ({100 * share['share_of_granian']:.0f}% of its {share['bare_granian_rps']:,.0f} req/s "
-                          "under granian)" if share["share_of_granian"] else "") + " in the same run.")]
+                          "under granian)" if share["share_of_granian"] else "") + " in the same run"
+                      + (f"; its granian without Caddy in front: {share['without_proxy_rps']:,.0f} req/s."
+                         if share["without_proxy_rps"] else "."))]
     targets = results.get("targets", [])
     if targets:
         lines += ["", "| run | target | measured | met |", "|---|---|---:|:---:|"]

@@ -290,6 +290,14 @@ class Bench:
             if http and (options.delivery_rates or options.state_rates or options.saturation_duration > 0):
                 self.results["load_average_during"].append({"layout": layout, "before_http": machine.load_average()})
                 run["http"]["delivery"] = self.http_endpoint(http_server, servers, "delivery")
+                if layout == "makerun" and run["http"]["delivery"].get("saturation"):
+                    # The same backend without Caddy in front: what the proxy costs.
+                    backend = next(s for s in servers if s.name.startswith("makerun-granian"))
+                    paths, headers = self._endpoint("delivery")
+                    direct = self.saturate(backend, paths, headers, servers)
+                    run["http"]["delivery"]["saturation_without_proxy"] = direct
+                    self.log(f"  delivery saturation on make run's granian directly (no Caddy): "
+                             f"{direct['throughput_rps']} req/s, p99 {direct['latency']['p99_ms']} ms")
                 run["http"]["state"] = self.http_endpoint(http_server, servers, "state")
             if ws:
                 run["ws"] = self.websockets(http_server, ws_server)

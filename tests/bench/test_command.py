@@ -93,6 +93,7 @@ def test_bench_runs_every_stage_and_writes_its_results(tmp_path: Path):
     # `make run`'s layout (Caddy in front) served the delivery endpoint, beside the bare view.
     assert makerun["http"]["delivery"]["fixed"][0]["statuses"] == {"200": 50}
     assert makerun["http"]["delivery"]["saturation"]["throughput_rps"] > 0
+    assert makerun["http"]["delivery"]["saturation_without_proxy"]["throughput_rps"] > 0  # Caddy's cost
     assert any(t["run"] == "makerun" and "bare view" in t["target"] for t in results["targets"])
     assert "`make run` (Caddy" in done.stdout
 
