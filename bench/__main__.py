@@ -77,7 +77,15 @@ class Command:
         parser.add_argument("--hold-seconds", type=float, help="Seconds to hold them before counting.")
         parser.add_argument("--no-ws-compression", action="store_true",
                             help="Clients do not offer permessage-deflate (browsers do, so it is on by default).")
-        parser.add_argument("--event-duration", type=float, help="Seconds of the event-batch run (0 skips it).")
+        parser.add_argument("--ws-server-compression", choices=["on", "off", "both"],
+                            help="uvicorn's permessage-deflate for the held sockets: on (its default), off "
+                                 f"(--ws-per-message-deflate false), or both (default {d.ws_server_compression}).")
+        parser.add_argument("--event-duration", type=float,
+                            help="Seconds of the event-batch run and of each lifecycle writers run (0 skips them).")
+        parser.add_argument("--writers", type=_ints, help="Concurrent writers of the lifecycle runs "
+                            f"(default {','.join(map(str, d.writers))}).")
+        parser.add_argument("--growth-events", type=int, help="Published position reports to store before the growth "
+                            f"run measures again (default {d.growth_events:,}; 0 skips it, as --quick does).")
         parser.add_argument("--location-rates", type=_ints, help="Fixed rates of location updates, per second "
                             f"(default {','.join(map(str, d.location_rates))}).")
         parser.add_argument("--location-duration", type=float,

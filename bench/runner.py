@@ -5,7 +5,13 @@ For each serving layout (and channel layer) the product is started fresh on the 
    (closed loop: Debian's ``wrk`` when installed, else the Python generator).
 2. WebSockets: the ``hold_sockets`` sizes opened and held (memory per socket from the server's
    RSS), then push latency and reach at the ``push_sockets`` sizes.
-Last, event batches per second through the dispatcher (services in a loop, end to end).
+3. Location updates (first layout): fixed rates and saturated, push latency to a tracker per
+   order on the road, and CPU per update by part (app servers, relay, database, Redis).
+Then event batches per second through the dispatcher (services in a loop, end to end), lifecycle
+batches from 1, 4 and 8 concurrent writers with the order kept checked, and last the growth run:
+millions of published position reports stored, the fixed-rate runs and the most writers measured
+again and compared with the empty run. ``makerun`` is `make run`'s own layout, Caddy in front,
+read against the bare view's ceiling (``calibrate``).
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +40,10 @@ STAGES = {
     "http": "the delivery endpoint and /api/state at fixed rates and saturated, on every layout",
     "ws": "WebSocket sockets held, and push latency",
     "location": "location updates at fixed rates and saturated, with push latency and CPU per update",
-    "events": "event batches through the dispatcher (services in a loop)",
+    "events": "event batches through the dispatcher (services in a loop), and lifecycle batches with "
+              "concurrent writers, with order kept",
+    "growth": "after the others: millions of published position reports stored, then the delivery endpoint, "
+              "location updates and the lifecycle writers again, against the empty run",
 }
 
 
@@ -43,7 +52,7 @@ class BenchOptions:
     orders: int = 10_000
     drivers: int = 200
     # The first is production's; the others are measured for comparison (HTTP only).
-    layouts: list[str] = field(default_factory=lambda: ["granian", "gunicorn", "asgi"])
+    layouts: list[str] = field(default_factory=lambda: ["granian", "makerun", "gunicorn", "asgi"])
     layers: list[str] = field(default_factory=lambda: ["pubsub", "core"])
     workers: int = 2
     threads: int = 2  # per WSGI worker: more only adds GIL contention (measured)
@@ -57,10 +66,17 @@ class BenchOptions:
     push_rate: float = 20.0
     push_duration: float = 10.0
     push_orders: int = 0  # spread the sockets over at most this many orders (0: every active one)
-    hold_sockets: list[int] = field(default_factory=lambda: [1000, 5000])
+    hold_sockets: list[int] = field(default_factory=lambda: [1000, 10_000])
     hold_seconds: float = 5.0
     ws_compression: bool = True
+    # uvicorn's permessage-deflate for the held sockets: on (its default, production's), off
+    # (--ws-per-message-deflate false), or both (a second uvicorn with it off).
+    ws_server_compression: str = "both"
     event_duration: float = 10.0
+    # Lifecycle batches: this many concurrent writers, event_duration seconds each.
+    writers: list[int] = field(default_factory=lambda: [1, 4, 8])
+    # Published position reports stored before the growth run re-measures (0 skips it).
+    growth_events: int = 10_000_000
     # Location updates (POST /api/drivers/{id}/location) at fixed rates, then saturated, with a
     # tracker socket on every order on the road timing the pushes.
     location_rates: list[int] = field(default_factory=lambda: [100, 250, 500, 1000])
@@ -71,7 +87,8 @@ class BenchOptions:
     @classmethod
     def quick(cls, **overrides: Any) -> BenchOptions:
         """About two minutes: one layout, smaller data and shorter runs; same targets."""
-        values: dict[str, Any] = {"orders": 2_000, "drivers": 100, "layouts": ["granian"], "layers": ["pubsub"],
+        values: dict[str, Any] = {"orders": 2_000, "drivers": 100, "layouts": ["granian", "makerun"],
+                                  "layers": ["pubsub"], "growth_events": 0,
                                   "duration": 4, "delivery_rates": [200], "state_rates": [300],
                                   "saturation_duration": 4, "push_sockets": [100, 1000], "push_duration": 5,
                                   "hold_sockets": [1000], "hold_seconds": 2, "event_duration": 4,
@@ -81,7 +98,9 @@ class BenchOptions:
 
 
 def _log(say: Callable[[str], None], message: str) -> None:
-    say(f"[{datetime.now():%H:%M:%S}] {message}")
+    # UTC: loading Django's settings (the server command helpers read them) sets the process's
+    # TZ to TIME_ZONE midway, and local times would jump.
+    say(f"[{datetime.now(timezone.utc):%H:%M:%S}Z] {message}")
 
 
 class WsClients:
@@ -247,6 +266,10 @@ class Bench:
             self.results["events"] = self.worker("events", {"duration": options.event_duration,
                                                             "active": self.dataset["active"]})
             self.log(f"events: {self.results['events']['batches_per_s']} batches/s")
+        if options.event_duration > 0 and "events" in stages and options.writers:
+            self.results["lifecycle"] = [self.lifecycle(writers) for writers in options.writers]
+        if options.growth_events > 0 and "growth" in stages:
+            self.results["growth"] = self.growth()
         self.results["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
         self.results["load_average_at_end"] = machine.load_average()
         self.results["targets"] = report.evaluate(self.results)
@@ -257,7 +280,8 @@ class Bench:
         self.log(f"layout {layout} ({LAYOUTS[layout]}), channel layer {layer}")
         http_server, ws_server = self.stack.start_layout(layout, layer=layer, workers=options.workers,
                                                          threads=options.threads)
-        servers = list({id(s): s for s in (http_server, ws_server)}.values())
+        # Every server of the layout (behind Caddy too), without the relay (metered on its own).
+        servers = [s for s in self.stack.servers if s.alive() and not s.name.startswith("relay")]
         run: dict[str, Any] = {"layout": layout, "layer": layer, "description": LAYOUTS[layout],
                                "workers": options.workers, "threads": options.threads if layout != "asgi" else None,
                                "http": {}, "ws": {}}
@@ -266,6 +290,14 @@ class Bench:
             if http and (options.delivery_rates or options.state_rates or options.saturation_duration > 0):
                 self.results["load_average_during"].append({"layout": layout, "before_http": machine.load_average()})
                 run["http"]["delivery"] = self.http_endpoint(http_server, servers, "delivery")
+                if layout == "makerun" and run["http"]["delivery"].get("saturation"):
+                    # The same backend without Caddy in front: what the proxy costs.
+                    backend = next(s for s in servers if s.name.startswith("makerun-granian"))
+                    paths, headers = self._endpoint("delivery")
+                    direct = self.saturate(backend, paths, headers, servers)
+                    run["http"]["delivery"]["saturation_without_proxy"] = direct
+                    self.log(f"  delivery saturation on make run's granian directly (no Caddy): "
+                             f"{direct['throughput_rps']} req/s, p99 {direct['latency']['p99_ms']} ms")
                 run["http"]["state"] = self.http_endpoint(http_server, servers, "state")
             if ws:
                 run["ws"] = self.websockets(http_server, ws_server)
@@ -286,7 +318,8 @@ class Bench:
         self.rng.shuffle(paths)
         return paths, {}
 
-    def http_endpoint(self, server: Server, servers: list[Server], which: str) -> dict[str, Any]:
+    def http_endpoint(self, server: Server, servers: list[Server], which: str, *,
+                      saturate: bool = True) -> dict[str, Any]:
         options = self.options
         paths, headers = self._endpoint(which)
         status, body = http_get(server.port, paths[0], headers)
@@ -306,7 +339,7 @@ class Bench:
             self.log(f"  {which} @ {rate} req/s: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms, "
                      f"statuses {run['statuses']}, errors {run['errors']}, server CPU {run['server_cpu_cores']} cores")
             result["fixed"].append(run)
-        if options.saturation_duration <= 0:
+        if options.saturation_duration <= 0 or not saturate:
             return result
         saturation = self.saturate(server, paths, headers, servers)
         self.log(f"  {which} saturation ({saturation['tool']}, {options.saturation_connections} connections): "
@@ -390,10 +423,13 @@ class Bench:
         try:
             # Holds first, on a server that has not had a socket yet: Python keeps freed memory,
             # so every count is measured against this one baseline.
-            time.sleep(1)
-            baseline = ws_server.rss_bytes()
-            for count in options.hold_sockets:
-                out["hold"].append(self.hold(clients, ws_server, url, origin, count, baseline))
+            if options.ws_server_compression in ("on", "both"):
+                time.sleep(1)
+                baseline = ws_server.rss_bytes()
+                for count in options.hold_sockets:
+                    out["hold"].append(self.hold(clients, ws_server, url, origin, count, baseline, deflate="on"))
+            if options.ws_server_compression in ("off", "both") and options.hold_sockets:
+                out["hold"] += self.hold_without_deflate(clients)
             if options.push_sockets:  # first writes of each process: imports, templates, connections
                 clients.call({"cmd": "push", "http_port": http_server.port, "api_token": self.dataset["api_token"],
                               "updates": self._updates(20), "rate": 20, "settle": 0.5})
@@ -404,15 +440,31 @@ class Bench:
             clients.close()
         return out
 
+    def hold_without_deflate(self, clients: WsClients) -> list[dict[str, Any]]:
+        """The holds again on a uvicorn of its own started with ``--ws-per-message-deflate
+        false``: the clients still offer compression (browsers do), the server declines it."""
+        layer = self.options.layers[0]
+        server = self.stack.uvicorn(layer=layer, workers=1, ws_deflate=False)
+        try:
+            wait_ready(server)
+            time.sleep(1)
+            baseline = server.rss_bytes()
+            url, origin = f"ws://127.0.0.1:{server.port}/ws/track/", f"http://127.0.0.1:{server.port}"
+            return [self.hold(clients, server, url, origin, count, baseline, deflate="off")
+                    for count in self.options.hold_sockets]
+        finally:
+            self.stack.stop_server(server)
+
     def hold(self, clients: WsClients, ws_server: Server, url: str, origin: str, count: int,
-             baseline: int) -> dict[str, Any]:
+             baseline: int, *, deflate: str = "on") -> dict[str, Any]:
         opened = clients.call({"cmd": "open", "url": url, "origin": origin, "tokens": self._tokens(count),
                                "compression": self.options.ws_compression}, timeout=600)
         time.sleep(2)
         rss = ws_server.rss_bytes()
         time.sleep(self.options.hold_seconds)
         held = clients.call({"cmd": "count"})
-        hold = {"sockets": count, "opened": opened["opened"], "failed": opened["failed"],
+        hold = {"sockets": count, "server_deflate": deflate, "client_offers_deflate": self.options.ws_compression,
+                "opened": opened["opened"], "failed": opened["failed"],
                 "failures": opened["failures"], "open_seconds": opened["seconds"],
                 "held_after_s": self.options.hold_seconds + 2, "still_open": held["open"],
                 "close_codes": held["close_codes"],
@@ -420,7 +472,7 @@ class Bench:
                 "kib_per_socket": round((rss - baseline) / 1024 / max(1, opened["opened"]), 1),
                 "client_rss_mb": held["client_rss_mb"]}
         self.log(f"  held {hold['still_open']}/{count} sockets (opened in {hold['open_seconds']} s), "
-                 f"{hold['kib_per_socket']} KiB per socket on the server")
+                 f"{hold['kib_per_socket']} KiB per socket on the server (server deflate {deflate})")
         clients.call({"cmd": "close"}, timeout=300)
         # The server goes on tearing the sockets down (a group_discard each) after the client
         # has closed them: what is measured next must not share the CPU with that.
@@ -444,7 +496,7 @@ class Bench:
 
 
     # -- location updates ---------------------------------------------------------------------
-    def location(self, http_server: Server, ws_server: Server) -> dict[str, Any]:
+    def location(self, http_server: Server, ws_server: Server, *, saturate: bool = True) -> dict[str, Any]:
         """``POST /api/drivers/{id}/location`` at each fixed rate (open loop), then saturated
         (closed loop) while a slow probe keeps timing pushes; one tracker socket on every order on
         the road. CPU per update: the app servers' and the relay's, and the database's."""
@@ -474,9 +526,8 @@ class Bench:
                 out["fixed"].append(push)
                 self.log(f"  location @ {rate}/s: POST p50 {push['post_latency']['p50_ms']} ms, "
                          f"p99 {push['post_latency']['p99_ms']} ms {push['post_statuses']}; push p99 "
-                         f"{push['push_latency']['p99_ms']} ms, reach {push['reach']}; CPU per update: app "
-                         f"{push['app_cpu_ms_per_unit']} ms, database {push['database_cpu_ms_per_unit']} ms")
-            if options.saturation_duration > 0 and shutil.which("wrk"):
+                         f"{push['push_latency']['p99_ms']} ms, reach {push['reach']}; {_cpu_line(push)}")
+            if saturate and options.saturation_duration > 0 and shutil.which("wrk"):
                 out["saturation"] = self.location_saturation(clients, http_server, servers)
         finally:
             clients.close()
@@ -534,9 +585,99 @@ class Bench:
                   "probe_post_latency": probe["post_latency"], **cpu.per_unit(total)}
         self.log(f"  location saturation: {result['throughput_rps']} updates/s, p99 {result['latency']['p99_ms']} ms, "
                  f"non-2xx {result['non_2xx']}; probe push p99 {probe['push_latency']['p99_ms']} ms "
-                 f"(reach {probe['reach']}); CPU per update: app {result['app_cpu_ms_per_unit']} ms, "
-                 f"database {result['database_cpu_ms_per_unit']} ms")
+                 f"(reach {probe['reach']}); {_cpu_line(result)}")
         return result
+
+
+    # -- lifecycle writers and growth ---------------------------------------------------------
+    def lifecycle(self, writers: int) -> dict[str, Any]:
+        """Lifecycle batches from ``writers`` concurrent writers (``bench.worker``'s
+        ``lifecycle`` job), then the order of what they wrote checked in the database and Redis."""
+        self.log(f"lifecycle batches, {writers} writer(s) for {self.options.event_duration:g} s …")
+        result = self.worker("lifecycle", {"writers": writers, "duration": self.options.event_duration})
+        lat = result["batch_latency"]
+        self.log(f"  {writers} writer(s): {result['batches_per_s']} batches/s, p50 {lat['p50_ms']} ms, p99 "
+                 f"{lat['p99_ms']} ms, rolled back {result['rolled_back_batches']}, failed calls "
+                 f"{result['failed_calls'] or 0}; order kept: {result['order_kept']}"
+                 + (f" ({result['reason']})" if result["reason"] else ""))
+        return result
+
+    def growth(self) -> dict[str, Any]:
+        """Store ``growth_events`` published position reports, then measure again what the
+        empty run measured (delivery endpoint and location updates at their fixed rates on the
+        first layout, the lifecycle with the most writers) and compare."""
+        options = self.options
+        self.log(f"growth: storing {options.growth_events:,} published position reports …")
+        grown = self.worker("grow", {"events": options.growth_events},
+                            timeout=max(900, options.growth_events / 5_000))
+        self.log(f"  inserted in {grown['insert_seconds']} s ({grown['events_per_s']:,} events/s), vacuum/analyze "
+                 f"{grown['vacuum_analyze_seconds']} s; sizes {grown['sizes_after']}, "
+                 f"{grown['bytes_per_event']} bytes per event")
+        out: dict[str, Any] = {"stored": grown}
+        layout, layer = options.layouts[0], options.layers[0]
+        http_server, ws_server = self.stack.start_layout(layout, layer=layer, workers=options.workers,
+                                                         threads=options.threads)
+        servers = [s for s in self.stack.servers if s.alive() and not s.name.startswith("relay")]
+        try:
+            if options.delivery_rates:
+                out["delivery"] = self.http_endpoint(http_server, servers, "delivery", saturate=False)
+            if options.location_rates:
+                out["location"] = self.location(http_server, ws_server, saturate=False)
+        finally:
+            self.stack.stop_servers()
+        if options.writers and options.event_duration > 0:
+            out["lifecycle"] = self.lifecycle(max(options.writers))
+        out["ratios"] = growth_ratios(self.results, out, layout)
+        for row in out["ratios"]:
+            self.log(f"  growth: {row['what']}: {row['empty']} → {row['grown']} (×{row['ratio']})")
+        return out
+
+
+def growth_ratios(results: dict[str, Any], grown: dict[str, Any], layout: str) -> list[dict[str, Any]]:
+    """Each latency of the growth run beside the empty run's, as a ratio (grown / empty)."""
+    rows: list[dict[str, Any]] = []
+
+    def add(what: str, empty: Any, after: Any) -> None:
+        if empty is None or after is None:
+            return
+        rows.append({"what": what, "empty": empty, "grown": after,
+                     "ratio": round(after / empty, 2) if empty else None})
+
+    run = next((r for r in results.get("runs", []) if r["layout"] == layout and r["http"].get("delivery")), None)
+    if run and grown.get("delivery"):
+        for fixed in grown["delivery"].get("fixed", []):
+            before = next((f for f in run["http"]["delivery"].get("fixed", []) if f["rate"] == fixed["rate"]), None)
+            if before:
+                for q in ("p50", "p99"):
+                    add(f"delivery {fixed['rate']:.0f} req/s {q} ms", before["latency"][f"{q}_ms"],
+                        fixed["latency"][f"{q}_ms"])
+    location = next((r.get("location") for r in results.get("runs", []) if r.get("location")), None)
+    if location and grown.get("location"):
+        for fixed in grown["location"].get("fixed", []):
+            before = next((f for f in location.get("fixed", []) if f["rate"] == fixed["rate"]), None)
+            if before:
+                for q in ("p50", "p99"):
+                    add(f"location {fixed['rate']:.0f}/s POST {q} ms", before["post_latency"][f"{q}_ms"],
+                        fixed["post_latency"][f"{q}_ms"])
+                add(f"location {fixed['rate']:.0f}/s push p99 ms", before["push_latency"]["p99_ms"],
+                    fixed["push_latency"]["p99_ms"])
+    if grown.get("lifecycle"):
+        after = grown["lifecycle"]
+        before = next((r for r in results.get("lifecycle", []) if r["writers"] == after["writers"]), None)
+        if before:
+            for q in ("p50", "p99"):
+                add(f"lifecycle {after['writers']} writers batch {q} ms", before["batch_latency"][f"{q}_ms"],
+                    after["batch_latency"][f"{q}_ms"])
+            add(f"lifecycle {after['writers']} writers s per 1,000 batches",
+                round(1000 / before["batches_per_s"], 3) if before["batches_per_s"] else None,
+                round(1000 / after["batches_per_s"], 3) if after["batches_per_s"] else None)
+    return rows
+
+
+def _cpu_line(run: dict[str, Any]) -> str:
+    parts = [f"{name} {run[f'{name}_cpu_ms_per_unit']}" for name in ("app", "relay", "database", "redis")
+             if run.get(f"{name}_cpu_ms_per_unit") is not None]
+    return f"CPU ms per update: {', '.join(parts)}, total {run.get('total_cpu_ms_per_unit')}"
 
 
 def _wrk_ms(text: str, quantile: str) -> float | None:

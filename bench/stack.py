@@ -20,9 +20,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,13 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 
 from pizzadelivery.infra.embedded_redis import RedisServer, default_socket_path
-from pizzadelivery.infra.servers import uvicorn_command
+from pizzadelivery.infra.servers import (
+    behind_proxy_env,
+    caddy_command,
+    granian_command,
+    proxy_env,
+    uvicorn_command,
+)
 
 BENCH_KEY_PREFIX = "pdbench"
 LAYER_SETTINGS = {
@@ -43,7 +51,12 @@ LAYOUTS = {
     "granian": "granian (WSGI) serves HTTP; uvicorn (ASGI) serves WebSockets",
     "gunicorn": "gunicorn (WSGI, gthread) serves HTTP; uvicorn (ASGI) serves WebSockets",
     "asgi": "uvicorn (ASGI) serves HTTP and WebSockets",
+    "makerun": "what `make run` serves: Caddy (deploy/Caddyfile) in front of granian 2x2 (HTTP) and uvicorn (/ws/)",
 }
+# `make run`'s HTTP server (pizzadelivery/management/commands/run_stack.py HTTP_WORKERS and
+# HTTP_THREADS; tests/bench checks they agree).
+MAKERUN_HTTP_WORKERS = 2
+MAKERUN_HTTP_THREADS = 2
 
 
 def free_port() -> int:
@@ -153,46 +166,142 @@ class Server:
         self.process.wait()
 
 
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for proc in processes:
-        try:
+def _process_cpu(proc: psutil.Process) -> tuple[tuple[int, float], float] | None:
+    """((pid, start time), CPU seconds) of a live process; None once it is gone."""
+    try:
+        with proc.oneshot():
             times = proc.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
+            return (proc.pid, proc.create_time()), times.user + times.system
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
 
 
-@dataclass
+def _proc_stat_busy() -> tuple[float, float] | None:
+    """Machine-wide (busy, total) CPU seconds from /proc/stat (Linux), else None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [float(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already in user
+    return (total - idle) / ticks, total / ticks
+
+
+class ProcessSetMeter:
+    """CPU of a set of processes that come and go (PostgreSQL forks a backend per connection):
+    every process matching ``select`` is sampled every ``interval`` s by a thread; one present at
+    the start counts from its value then, one that appears later with all of its CPU, one that
+    vanishes with the last value seen. Never negative (a process is known by pid and start time,
+    so a reused pid is another process)."""
+
+    def __init__(self, select: Callable[[], list[psutil.Process]], interval: float = 0.25) -> None:
+        self.select = select
+        self.interval = interval
+        self.start: dict[tuple[int, float], float] = {}
+        self.last: dict[tuple[int, float], float] = {}
+        self._stop = threading.Event()
+        for proc in select():
+            seen = _process_cpu(proc)
+            if seen:
+                self.start[seen[0]] = self.last[seen[0]] = seen[1]
+        self._thread = threading.Thread(target=self._sample_loop, name="cpu-sampler", daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        for proc in self.select():
+            seen = _process_cpu(proc)
+            if seen:
+                self.last[seen[0]] = max(seen[1], self.last.get(seen[0], 0.0))
+
+    def _sample_loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def stop(self) -> float:
+        """Stop sampling; the CPU seconds used since the start."""
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join()
+            self._sample()
+        return sum(value - self.start.get(key, 0.0) for key, value in self.last.items())
+
+
+def _postgres_of(database: str) -> Callable[[], list[psutil.Process]]:
+    """The PostgreSQL server's processes that work for ``database``: its backends (a backend's
+    title names its database: ``postgres: 15/main: user db 127.0.0.1(port) idle``) and the
+    shared background processes (WAL writer, checkpointer, …); other databases' backends (other
+    users of the same server) are left out."""
+    def select() -> list[psutil.Process]:
+        chosen = []
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            if proc.info["name"] not in ("postgres", "postmaster"):
+                continue
+            title = " ".join(proc.info["cmdline"] or [])
+            is_backend = "(" in title and ")" in title  # a client's address and port
+            if not is_backend or f" {database} " in title:
+                chosen.append(proc)
+        return chosen
+    return select
+
+
+def _processes(pids: list[int]) -> Callable[[], list[psutil.Process]]:
+    def select() -> list[psutil.Process]:
+        found = []
+        for pid in pids:
+            try:
+                found.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                pass
+        return found
+    return select
+
+
+def _named(*prefixes: str) -> Callable[[], list[psutil.Process]]:
+    def select() -> list[psutil.Process]:
+        return [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith(prefixes)]
+    return select
+
+
 class CpuMeter:
-    """CPU used from its start: the app's servers and relay, the database server (PostgreSQL's
-    processes; SQLite runs inside the app) and Redis."""
+    """CPU used from its start, per part: the app's servers, the relay, the database server
+    (PostgreSQL's processes, sampled as they come and go; SQLite runs inside the app) and Redis;
+    and the whole machine's busy CPU from /proc/stat (other users included) for context."""
 
-    servers: list[Server]
-    database: list[psutil.Process]
-    redis: list[psutil.Process]
-    started: float = field(default_factory=time.monotonic)
-    app_before: float = 0.0
-    database_before: float = 0.0
-    redis_before: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.app_before = sum(server.cpu_seconds() for server in self.servers)
-        self.database_before = _cpu_seconds(self.database)
-        self.redis_before = _cpu_seconds(self.redis)
+    def __init__(self, servers: list[Server], relay: list[Server],
+                 database: Callable[[], list[psutil.Process]] | None,
+                 redis: Callable[[], list[psutil.Process]] | None) -> None:
+        self.servers, self.relay = servers, relay
+        self.started = time.monotonic()
+        self.app_before = sum(server.cpu_seconds() for server in servers)
+        self.relay_before = sum(server.cpu_seconds() for server in relay)
+        self.database = ProcessSetMeter(database) if database else None
+        self.redis = ProcessSetMeter(redis) if redis else None
+        self.machine_before = _proc_stat_busy()
 
     def per_unit(self, units: int) -> dict[str, Any]:
-        """Cores used over the run, and CPU milliseconds per unit (request, update, batch)."""
+        """Cores used over the run, and CPU milliseconds per unit (request, update, batch):
+        app, relay, database and Redis separately, and their total."""
         elapsed = time.monotonic() - self.started
         app = sum(server.cpu_seconds() for server in self.servers) - self.app_before
-        database = _cpu_seconds(self.database) - self.database_before if self.database else None
-        redis = _cpu_seconds(self.redis) - self.redis_before if self.redis else None
+        relay = sum(server.cpu_seconds() for server in self.relay) - self.relay_before if self.relay else None
+        database = self.database.stop() if self.database else None
+        redis = self.redis.stop() if self.redis else None
+        machine_after = _proc_stat_busy()
         units = max(1, units)
-        return {"app_cpu_cores": round(app / elapsed, 2),
-                "app_cpu_ms_per_unit": round(1000 * app / units, 3),
-                "database_cpu_ms_per_unit": None if database is None else round(1000 * database / units, 3),
-                "redis_cpu_ms_per_unit": None if redis is None else round(1000 * redis / units, 3)}
+
+        def per(value: float | None) -> float | None:
+            return None if value is None else round(1000 * value / units, 3)
+
+        total = app + (relay or 0) + (database or 0) + (redis or 0)
+        out = {"app_cpu_cores": round(app / elapsed, 2), "app_cpu_ms_per_unit": per(app),
+               "relay_cpu_ms_per_unit": per(relay), "database_cpu_ms_per_unit": per(database),
+               "redis_cpu_ms_per_unit": per(redis), "total_cpu_ms_per_unit": per(total),
+               "total_cpu_cores": round(total / elapsed, 2)}
+        if self.machine_before and machine_after:
+            out["machine_busy_cores"] = round((machine_after[0] - self.machine_before[0]) / elapsed, 2)
+        return out
 
 
 @dataclass
@@ -287,11 +396,36 @@ class BenchStack:
         self.servers.append(server)
         return server
 
-    def uvicorn(self, *, layer: str, workers: int) -> Server:
+    def uvicorn(self, *, layer: str, workers: int, ws_deflate: bool | None = None) -> Server:
+        """uvicorn; ``ws_deflate`` False: ``--ws-per-message-deflate false`` (the server declines
+        the compression browsers offer), None: uvicorn's default (on)."""
         port = free_port()
+        deflate = [] if ws_deflate is None else ["--ws-per-message-deflate", str(bool(ws_deflate)).lower()]
         argv = uvicorn_command("127.0.0.1", port, "--workers", str(workers), "--loop", "uvloop", "--http",
-                               "httptools", "--backlog", "8192", "--no-access-log", "--log-level", "warning")
-        return self._spawn(f"uvicorn-{layer}", argv, port, self.env(layer=layer))
+                               "httptools", "--backlog", "8192", "--no-access-log", "--log-level", "warning",
+                               *deflate)
+        name = f"uvicorn-{layer}" + ("" if ws_deflate is None else f"-deflate-{'on' if ws_deflate else 'off'}")
+        return self._spawn(name, argv, port, self.env(layer=layer))
+
+    def makerun(self, *, layer: str) -> tuple[Server, Server]:
+        """Exactly what ``make run`` serves (``run_stack``): granian and uvicorn on 127.0.0.1 with
+        the same helpers and options, believing Caddy's X-Forwarded-For, and Caddy on its own
+        port from ``deploy/Caddyfile`` routing ``/ws/`` to uvicorn and the rest to granian.
+        Returns (Caddy, Caddy): pages, API and sockets all go through the proxy."""
+        http_port, ws_port, port = free_port(), free_port(), free_port()
+        backend_env = self.env(layer=layer, extra=behind_proxy_env())
+        http = self._spawn(f"makerun-granian-{layer}", granian_command(
+            "127.0.0.1", http_port, "--log-level", "warning", "--no-access-log",
+            workers=MAKERUN_HTTP_WORKERS, threads=MAKERUN_HTTP_THREADS), http_port, backend_env)
+        ws = self._spawn(f"makerun-uvicorn-{layer}", uvicorn_command(
+            "127.0.0.1", ws_port, "--no-access-log", "--log-level", "warning"), ws_port, backend_env)
+        wait_ready(http)
+        wait_ready(ws)
+        caddy_env = {**self.env(layer=layer),
+                     **proxy_env("127.0.0.1", port, f"127.0.0.1:{http_port}", f"127.0.0.1:{ws_port}")}
+        caddy = self._spawn(f"makerun-caddy-{layer}", caddy_command(), port, caddy_env)
+        wait_ready(caddy)
+        return caddy, caddy
 
     def gunicorn(self, *, layer: str, workers: int, threads: int) -> Server:
         port = free_port()
@@ -328,6 +462,8 @@ class BenchStack:
         """Start a layout and the relay; returns (HTTP server, WebSocket server), the same one
         for ``asgi``."""
         self.relay(layer=layer)
+        if layout == "makerun":
+            return self.makerun(layer=layer)
         if layout == "asgi":
             server = self.uvicorn(layer=layer, workers=workers)
             wait_ready(server)
@@ -342,14 +478,17 @@ class BenchStack:
         raise ValueError(f"unknown layout {layout!r}; one of {', '.join(LAYOUTS)}")
 
     def cpu_meter(self, servers: list[Server]) -> CpuMeter:
-        """Start measuring CPU: ``servers`` (with the relay, whichever runs), the database's
-        server when it is PostgreSQL, and Redis when it runs on this machine."""
-        relay = [s for s in self.servers if s.name.startswith("relay") and s not in servers]
-        database = []
+        """Start measuring CPU: ``servers``, the relay (whichever runs), the database's server
+        when it is PostgreSQL, and Redis when it runs on this machine."""
+        relay = [s for s in self.servers if s.name.startswith("relay") and s.alive()]
+        database = None
         if self.database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
-            database = [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
-        redis_processes = [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("redis-server")]
-        return CpuMeter([*servers, *relay], database, redis_processes)
+            database = _postgres_of(urlsplit(self.database_url).path.lstrip("/"))
+        if self.redis_server is not None and self.redis_server.process is not None:
+            redis = _processes([self.redis_server.process.pid])
+        else:  # REDIS_URL: whichever redis-server runs here (none when it is another machine's)
+            redis = _named("redis-server")
+        return CpuMeter([s for s in servers if not s.name.startswith("relay")], relay, database, redis)
 
     def stop_server(self, server: Server) -> None:
         server.stop()

@@ -15,12 +15,20 @@ from django.conf import settings
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--orders", "300", "--drivers", "20", "--layouts", "granian", "--layers", "pubsub",
+TINY = ["--orders", "300", "--drivers", "20", "--layouts", "granian,makerun", "--layers", "pubsub",
         "--duration", "1", "--delivery-rates", "50", "--state-rates", "50",
         "--saturation-duration", "1", "--saturation-connections", "8",
         "--push-sockets", "10", "--push-rate", "10", "--push-duration", "1",
         "--hold-sockets", "40", "--hold-seconds", "0.5", "--event-duration", "1",
-        "--location-rates", "20", "--location-duration", "1"]
+        "--location-rates", "20", "--location-duration", "1",
+        "--writers", "1,4", "--growth-events", "20000", "--ws-server-compression", "both"]
+
+
+def test_makerun_layout_is_what_make_run_serves():
+    from bench.stack import MAKERUN_HTTP_THREADS, MAKERUN_HTTP_WORKERS
+    from pizzadelivery.management.commands import run_stack
+
+    assert (MAKERUN_HTTP_WORKERS, MAKERUN_HTTP_THREADS) == (run_stack.HTTP_WORKERS, run_stack.HTTP_THREADS)
 
 
 def test_bench_runs_every_stage_and_writes_its_results(tmp_path: Path):
@@ -44,7 +52,8 @@ def test_bench_runs_every_stage_and_writes_its_results(tmp_path: Path):
     assert calibration["machine_factor"] == round(calibration["gunicorn"]["throughput_rps"] / 2700, 2)
     assert "Calibration: a bare Django view" in done.stdout
 
-    (run,) = results["runs"]
+    run, makerun = results["runs"]
+    assert (run["layout"], makerun["layout"]) == ("granian", "makerun")
     delivery = run["http"]["delivery"]
     assert delivery["probe_status"] == 200
     (fixed,) = delivery["fixed"]
@@ -56,20 +65,46 @@ def test_bench_runs_every_stage_and_writes_its_results(tmp_path: Path):
     (push,) = run["ws"]["push"]
     assert push["opened"]["opened"] == 10 and push["post_statuses"] == {"200": 10}
     assert push["reach"] == 1.0 and push["push_latency"]["count"] == push["expected"] > 0
-    (hold,) = run["ws"]["hold"]
-    assert hold["still_open"] == 40 and hold["kib_per_socket"] > 0
+    hold, hold_off = run["ws"]["hold"]  # uvicorn's permessage-deflate on (its default), then off
+    assert (hold["server_deflate"], hold_off["server_deflate"]) == ("on", "off")
+    for held in (hold, hold_off):
+        assert held["still_open"] == 40 and held["kib_per_socket"] > 0
 
     location = run["location"]  # position reports at a fixed rate, pushed to a tracker per order
     assert location["opened"] == location["trackers"] > 0
     (at_rate,) = location["fixed"]
     assert at_rate["post_statuses"] == {"200": 20} and at_rate["reach"] > 0
-    assert at_rate["app_cpu_ms_per_unit"] > 0
+    assert at_rate["app_cpu_ms_per_unit"] > 0 and at_rate["relay_cpu_ms_per_unit"] >= 0
+    assert at_rate["redis_cpu_ms_per_unit"] >= 0 and at_rate["total_cpu_ms_per_unit"] >= at_rate["app_cpu_ms_per_unit"]
+    if results["machine"]["database"].startswith("PostgreSQL"):  # never negative: backends come and go
+        assert at_rate["database_cpu_ms_per_unit"] >= 0
     if shutil.which("wrk"):  # saturated by wrk (make bench installs it); skipped without
         assert location["saturation"]["throughput_rps"] > 0 and location["saturation"]["non_2xx"] == 0
     else:
         assert "saturation" not in location
 
     assert results["events"]["batches"] > 0 and results["events"]["unpublished_batches"] == 0
+    # Lifecycle batches from 1 and 4 concurrent writers, each run's order checked.
+    assert [r["writers"] for r in results["lifecycle"]] == [1, 4]
+    for lifecycle in results["lifecycle"]:
+        assert lifecycle["batches"] > 0 and lifecycle["order_kept"], lifecycle["reason"]
+        assert lifecycle["events_checked"] > 0 and lifecycle["stream_entries_checked"] > 0
+
+    # `make run`'s layout (Caddy in front) served the delivery endpoint, beside the bare view.
+    assert makerun["http"]["delivery"]["fixed"][0]["statuses"] == {"200": 50}
+    assert makerun["http"]["delivery"]["saturation"]["throughput_rps"] > 0
+    assert makerun["http"]["delivery"]["saturation_without_proxy"]["throughput_rps"] > 0  # Caddy's cost
+    assert any(t["run"] == "makerun" and "bare view" in t["target"] for t in results["targets"])
+    assert "`make run` (Caddy" in done.stdout
+
+    # Growth: the synthetic events stored (the sequence advanced past them), then measured again.
+    growth = results["growth"]
+    assert growth["stored"]["events"] == 20000 and growth["stored"]["bytes_per_event"] > 0
+    assert growth["stored"]["events_after"] >= 20000
+    assert growth["lifecycle"]["order_kept"], growth["lifecycle"]["reason"]
+    assert {"delivery 50 req/s p99 ms", "location 20/s POST p99 ms", "lifecycle 4 writers batch p99 ms"} <= {
+        row["what"] for row in growth["ratios"]}
+    assert any(t["run"].startswith("growth/") for t in results["targets"])
     saturation = next(t for t in results["targets"] if t["target"].startswith("delivery saturation"))
     assert saturation["measured"] == delivery["saturation"]["throughput_rps"]
 
