@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from events import registry
-from events.models import Batch, Event
+from events.models import Batch, Event, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 CHUNK = 5_000
 # Orders compacted per ranking query.
 ORDER_CHUNK = 200
+# Sequence numbers looked at per step.
+WINDOW = 50_000
 
 # Other apps purge their own rows that point at events (e.g. old webhook deliveries) before the
 # events go: each is called with the cutoff.
@@ -73,10 +76,41 @@ def _delete(seqs: list[int]) -> int:
     return deleted
 
 
+def _last_seq_before(cutoff: datetime) -> int:
+    """The number of the last event that happened before ``cutoff``: events are numbered in
+    commit order and their times follow it, so a binary search over the primary key finds it
+    (about 25 lookups for a billion events; no index on time is needed)."""
+    newest = Event.objects.order_by("-seq").values_list("seq", "occurred_at").first()
+    if newest is None:
+        return 0
+    if newest[1] < cutoff:
+        return newest[0]
+    low = (Event.objects.order_by("seq").values_list("seq", flat=True).first() or 1) - 1  # before cutoff
+    high = newest[0]  # at or after cutoff
+    while high - low > 1:
+        middle = (low + high) // 2
+        found = Event.objects.filter(seq__gte=middle).order_by("seq").values_list("seq", "occurred_at").first()
+        if found is None or found[1] >= cutoff or found[0] >= high:
+            high = middle
+        else:
+            low = found[0]
+    return low
+
+
+def _watermark_key() -> str:
+    """Per database (a Redis may outlive a database, or serve another one)."""
+    database = Sequence.objects.filter(pk="events").values_list("database_id", flat=True).first()
+    return f"events:retention:done-below:{database}"
+
+
 def prune_events(*, days: float | None = None, now: datetime | None = None,
                  limit: int | None = None) -> Pruned:
     """Compact telemetry older than ``days`` (default ``EVENT_RETENTION_DAYS``); stop after
-    about ``limit`` deleted events (the relay's passes stay short)."""
+    about ``limit`` deleted events (the relay's passes stay short).
+
+    The old events are walked in windows of ``WINDOW`` sequence numbers (primary key ranges,
+    the ``(type, seq)`` index within them); a finished window is remembered in the cache, so
+    the next run starts after it (a lost cache only means looking at the kept rows again)."""
     days = settings.EVENT_RETENTION_DAYS if days is None else days
     cutoff = (now or timezone.now()) - timedelta(days=days)
     keep = settings.TRACKER_ROUTE_POINTS
@@ -85,38 +119,30 @@ def prune_events(*, days: float | None = None, now: datetime | None = None,
     for purge in _purgers:
         purge(cutoff)
 
-    def spent() -> bool:
+    last = _last_seq_before(cutoff)
+    done_below = cache.get(_watermark_key()) or 0
+    start = max(done_below, Event.objects.filter(type__in=registry.telemetry_types(), seq__gte=done_below)
+                .order_by("seq").values_list("seq", flat=True).first() or last + 1)
+    while start <= last:
         if limit is not None and result.events >= limit:
             result.complete = False
-            return True
-        return False
-
-    # Reports of no order: nothing draws them.
-    while not spent():
-        seqs = list(_prunable(cutoff).filter(order_id__isnull=True).order_by("seq")
-                    .values_list("seq", flat=True)[:CHUNK])
-        if not seqs:
             break
-        result.events += _delete(seqs)
-
-    # An order's reports beyond the latest ``keep``, ranked among all of its reports.
-    after = None
-    while not spent():
-        orders = (_prunable(cutoff).filter(order_id__isnull=False)
-                  .order_by("order_id").values_list("order_id", flat=True).distinct())
-        if after is not None:
-            orders = orders.filter(order_id__gt=after)
-        chunk = list(orders[:ORDER_CHUNK])
-        if not chunk:
-            break
-        after = chunk[-1]
-        ranked = (Event.objects.filter(order_id__in=chunk, type__in=registry.telemetry_types())
-                  .annotate(rank=models.Window(RowNumber(), partition_by=[F("order_id")],
-                                               order_by=F("seq").desc()))
-                  .filter(rank__gt=keep))
-        old = set(_prunable(cutoff).filter(order_id__in=chunk).values_list("seq", flat=True))
-        seqs = sorted(seq for seq in ranked.values_list("seq", flat=True) if seq in old)
-        result.events += _delete(seqs)
+        end = min(start + WINDOW, last + 1)
+        window = _prunable(cutoff).filter(seq__gte=start, seq__lt=end)
+        # Reports of no order: nothing draws them.
+        result.events += _delete(list(window.filter(order_id__isnull=True).values_list("seq", flat=True)))
+        # An order's reports beyond the latest ``keep``, ranked among all of its reports.
+        orders = sorted(set(window.filter(order_id__isnull=False).values_list("order_id", flat=True)))
+        for first in range(0, len(orders), ORDER_CHUNK):
+            chunk = orders[first:first + ORDER_CHUNK]
+            ranked = (Event.objects.filter(order_id__in=chunk, type__in=registry.telemetry_types())
+                      .annotate(rank=models.Window(RowNumber(), partition_by=[F("order_id")],
+                                                   order_by=F("seq").desc()))
+                      .filter(rank__gt=keep))
+            old = set(window.filter(order_id__in=chunk).values_list("seq", flat=True))
+            result.events += _delete(sorted(seq for seq in ranked.values_list("seq", flat=True) if seq in old))
+        start = end
+        cache.set(_watermark_key(), start, timeout=None)
 
     # Batches nothing is left of.
     while True:

@@ -23,7 +23,8 @@ WSGI_APP = "pizzadelivery.wsgi:application"
 
 
 def uvicorn_options() -> list[str]:
-    options = ["--ws-max-size", str(settings.WS_MAX_FRAME_BYTES)]
+    options = ["--ws-max-size", str(settings.WS_MAX_FRAME_BYTES),
+               "--ws-per-message-deflate", "true" if settings.WS_PER_MESSAGE_DEFLATE else "false"]
     if settings.FORWARDED_ALLOW_IPS:
         return [*options, "--proxy-headers", "--forwarded-allow-ips", ",".join(settings.FORWARDED_ALLOW_IPS)]
     return [*options, "--no-proxy-headers"]

@@ -101,16 +101,36 @@ def test_a_pending_webhook_delivery_keeps_its_event_and_finished_ones_are_forgot
 
 
 def test_the_limit_leaves_the_rest_for_the_next_run(monkeypatch) -> None:
-    monkeypatch.setattr("events.retention.CHUNK", 2)
+    monkeypatch.setattr("events.retention.WINDOW", 2)  # two event numbers per step
     driver = factories.driver()
     for step in range(5):
         services.driver_location_update(driver_id=driver.id, lat=52.52 + step / 1000, lng=13.40)
     factories.published()
 
     first = prune_events(now=timezone.now() + LATER, limit=2)
-    assert (first.events, first.complete) == (2, False)
+    assert first.complete is False and 2 <= first.events < 5
     second = prune_events(now=timezone.now() + LATER)
-    assert (second.events, second.complete) == (3, True)
+    assert second.complete is True and first.events + second.events == 5
+    assert not Event.objects.filter(type="driver.location_updated").exists()
+
+
+def test_only_what_happened_before_the_cutoff_is_looked_at(monkeypatch) -> None:
+    from events.retention import _last_seq_before
+
+    driver = factories.driver()
+    for step in range(6):
+        services.driver_location_update(driver_id=driver.id, lat=52.52 + step / 1000, lng=13.40)
+    factories.published()
+    reports = list(Event.objects.filter(type="driver.location_updated").order_by("seq"))
+    Event.objects.filter(seq__gt=reports[2].seq).update(occurred_at=reports[2].occurred_at + timedelta(days=3))
+
+    cutoff = reports[2].occurred_at + timedelta(days=1)
+    assert _last_seq_before(cutoff) == reports[2].seq
+    assert _last_seq_before(reports[0].occurred_at - timedelta(days=1)) == 0 or \
+        _last_seq_before(reports[0].occurred_at - timedelta(days=1)) < reports[0].seq
+    result = prune_events(days=0, now=cutoff)
+    assert result.events == 3
+    assert [e.seq for e in Event.objects.filter(type="driver.location_updated")] == [r.seq for r in reports[3:]]
 
 
 def test_the_command_prunes_and_says_what(monkeypatch) -> None:

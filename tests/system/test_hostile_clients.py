@@ -116,6 +116,21 @@ def test_socket_frames_are_capped(servers) -> None:
     assert asyncio.run(send_big_frame()) == 1009  # "message too big", before it is buffered
 
 
+def test_sockets_decline_compression_by_default(servers) -> None:
+    """Browsers offer permessage-deflate; the server declines it (WS_PER_MESSAGE_DEFLATE=0): a
+    compressor per socket is most of an idle socket's memory."""
+    order = factories.order_at("dispatched")
+    url = servers["uvicorn"].url.replace("http", "ws") + f"/ws/track/{tracking_token_for(order.id)}/"
+
+    async def extensions() -> tuple[str | None, str | None]:
+        async with websockets.connect(url, origin="http://127.0.0.1:8000", compression="deflate") as ws:
+            return ws.request.headers.get("Sec-WebSocket-Extensions"), ws.response.headers.get("Sec-WebSocket-Extensions")
+
+    offered, accepted = asyncio.run(extensions())
+    assert offered and "permessage-deflate" in offered
+    assert accepted is None
+
+
 # --- X-Forwarded-For ---------------------------------------------------------------------------
 
 def _checkout(base: str, slug: str, item_id: int, forwarded_for: str) -> int:
