@@ -78,8 +78,9 @@ class Command:
         parser.add_argument("--no-ws-compression", action="store_true",
                             help="Clients do not offer permessage-deflate (browsers do, so it is on by default).")
         parser.add_argument("--ws-server-compression", choices=["on", "off", "both"],
-                            help="uvicorn's permessage-deflate for the held sockets: on (its default), off "
-                                 f"(--ws-per-message-deflate false), or both (default {d.ws_server_compression}).")
+                            help="The server's permessage-deflate for the held sockets: off (production's, "
+                                 "WS_PER_MESSAGE_DEFLATE=0), on (uvicorn's own default, on a uvicorn of its own), "
+                                 f"or both (default {d.ws_server_compression}).")
         parser.add_argument("--event-duration", type=float,
                             help="Seconds of the event-batch run and of each lifecycle writers run (0 skips them).")
         parser.add_argument("--writers", type=_ints, help="Concurrent writers of the lifecycle runs "

@@ -69,8 +69,8 @@ class BenchOptions:
     hold_sockets: list[int] = field(default_factory=lambda: [1000, 10_000])
     hold_seconds: float = 5.0
     ws_compression: bool = True
-    # uvicorn's permessage-deflate for the held sockets: on (its default, production's), off
-    # (--ws-per-message-deflate false), or both (a second uvicorn with it off).
+    # permessage-deflate for the held sockets: off (production's, WS_PER_MESSAGE_DEFLATE=0), on
+    # (uvicorn's own default), or both (a second uvicorn with it on).
     ws_server_compression: str = "both"
     event_duration: float = 10.0
     # Lifecycle batches: this many concurrent writers, event_duration seconds each.
@@ -423,13 +423,15 @@ class Bench:
         try:
             # Holds first, on a server that has not had a socket yet: Python keeps freed memory,
             # so every count is measured against this one baseline.
-            if options.ws_server_compression in ("on", "both"):
+            # The layout's uvicorn runs as production does: permessage-deflate declined
+            # (WS_PER_MESSAGE_DEFLATE=0); "on" is measured on a uvicorn of its own.
+            if options.ws_server_compression in ("off", "both"):
                 time.sleep(1)
                 baseline = ws_server.rss_bytes()
                 for count in options.hold_sockets:
-                    out["hold"].append(self.hold(clients, ws_server, url, origin, count, baseline, deflate="on"))
-            if options.ws_server_compression in ("off", "both") and options.hold_sockets:
-                out["hold"] += self.hold_without_deflate(clients)
+                    out["hold"].append(self.hold(clients, ws_server, url, origin, count, baseline, deflate="off"))
+            if options.ws_server_compression in ("on", "both") and options.hold_sockets:
+                out["hold"] += self.hold_with_deflate(clients)
             if options.push_sockets:  # first writes of each process: imports, templates, connections
                 clients.call({"cmd": "push", "http_port": http_server.port, "api_token": self.dataset["api_token"],
                               "updates": self._updates(20), "rate": 20, "settle": 0.5})
@@ -440,17 +442,18 @@ class Bench:
             clients.close()
         return out
 
-    def hold_without_deflate(self, clients: WsClients) -> list[dict[str, Any]]:
+    def hold_with_deflate(self, clients: WsClients) -> list[dict[str, Any]]:
         """The holds again on a uvicorn of its own started with ``--ws-per-message-deflate
-        false``: the clients still offer compression (browsers do), the server declines it."""
+        true`` (uvicorn's own default; production declines it): the clients offer compression
+        (browsers do) and the server accepts it."""
         layer = self.options.layers[0]
-        server = self.stack.uvicorn(layer=layer, workers=1, ws_deflate=False)
+        server = self.stack.uvicorn(layer=layer, workers=1, ws_deflate=True)
         try:
             wait_ready(server)
             time.sleep(1)
             baseline = server.rss_bytes()
             url, origin = f"ws://127.0.0.1:{server.port}/ws/track/", f"http://127.0.0.1:{server.port}"
-            return [self.hold(clients, server, url, origin, count, baseline, deflate="off")
+            return [self.hold(clients, server, url, origin, count, baseline, deflate="on")
                     for count in self.options.hold_sockets]
         finally:
             self.stack.stop_server(server)
