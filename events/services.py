@@ -83,7 +83,10 @@ class BatchBuilder:
 
 
 @contextmanager
-def batch(*, correlation_id: str | None = None) -> Iterator[BatchBuilder]:
+def batch(*, correlation_id: str | None = None, answer_at_commit: bool = False) -> Iterator[BatchBuilder]:
+    """``answer_at_commit``: the caller does not wait for the batch's publish (a position report,
+    with the ETA it moves: the driver's phone needs no read-your-writes; the pushes follow).
+    A batch of telemetry only is answered at commit anyway."""
     builder = BatchBuilder(correlation_id or current_correlation_id() or new_correlation_id())
     try:
         with transaction.atomic(durable=True):
@@ -91,7 +94,7 @@ def batch(*, correlation_id: str | None = None) -> Iterator[BatchBuilder]:
             if builder.events:
                 stored = _store(builder, kind=Batch.Kind.CHANGE)
                 transaction.on_commit(partial(_publish_after_commit, stored.id,
-                                              wait=not registry.all_telemetry(builder.types)))
+                                              wait=not (answer_at_commit or registry.all_telemetry(builder.types))))
     except Exception as exc:
         # A refusal raised before any event was added leaves no trace, not even a rollback
         # event: nothing was attempted.

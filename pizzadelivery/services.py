@@ -426,13 +426,13 @@ def driver_location_report(*, driver_id: int, lat: float, lng: float, heading: f
     """Record a driver's position: the driver and their active delivery (None when they have
     none), as they are after it. Telemetry: the caller is answered once it is committed; the
     pushes follow from the publisher (``events.handoff``). A move of the ETA by 30 s or more
-    is a lifecycle fact in the same batch (``delivery.eta_updated``)."""
+    is a lifecycle fact in the same batch (``delivery.eta_updated``), answered at commit too."""
     _check_coordinates(lat, lng)
     if heading is not None and not 0 <= heading < 360:
         raise DomainError("Heading is in degrees, 0 to 359.", code="invalid_location")
     if speed_kmh is not None and not 0 <= speed_kmh <= 250:
         raise DomainError("Speed is in km/h, 0 to 250.", code="invalid_location")
-    with batch() as events:
+    with batch(answer_at_commit=True) as events:
         # The hot path of the write side (every driver, every few seconds): the statements are
         # written out rather than compiled by the ORM on each call.
         driver = next(iter(Driver.objects.raw(_DRIVER_FOR_UPDATE.sql(), [driver_id])), None)
