@@ -34,9 +34,12 @@ def _bodies(message) -> tuple[str, str]:
 
 
 def _drive_to_the_door(order) -> None:
+    # Position reports are answered at commit; the mails follow what is published.
     services.driver_location_update(driver_id=order.driver_id, lat=HOME[0] - 0.02, lng=HOME[1])  # far: not arriving
+    factories.published()
     notifications.notifications_task()
     services.driver_location_update(driver_id=order.driver_id, lat=HOME[0] - 0.0015, lng=HOME[1])  # ~220 m
+    factories.published()
 
 
 def test_every_stage_is_mailed_once_with_what_the_customer_needs(mirror) -> None:
@@ -99,6 +102,7 @@ def test_arriving_is_sent_once_however_many_positions_come_near(mirror) -> None:
     order = factories.order_at("out_for_delivery", customer_email="ada@example.com", lat=HOME[0], lng=HOME[1])
     for step in range(3):
         services.driver_location_update(driver_id=order.driver_id, lat=HOME[0] - 0.001 + step * 0.0003, lng=HOME[1])
+        factories.published()
         notifications.notifications_task()
     assert [m.subject for m in mail.outbox].count(mail.outbox[-1].subject) == 1
     assert Notification.objects.filter(order=order, kind="arriving").count() == 1
