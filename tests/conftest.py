@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -303,3 +304,16 @@ def csp_violations(page) -> list[str]:
     page.on("console", lambda message: found.append(message.text)
             if "Content Security Policy" in message.text or "Refused to" in message.text else None)
     return found
+
+
+def wait_for_js(page: Any, expression: str, arg: Any = None, *, timeout: float = 10.0) -> Any:
+    """Poll ``expression`` in the page until it is truthy. Playwright's ``wait_for_function``
+    polls through ``eval`` inside the page, which the pages' CSP (script-src 'self') refuses;
+    ``evaluate`` goes through the debugging protocol, which it does not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression, arg)
+        if value or time.monotonic() > deadline:
+            assert value, f"{expression!r} did not become true within {timeout} s"
+            return value
+        time.sleep(0.05)

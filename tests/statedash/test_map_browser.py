@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import factories
-from tests.conftest import csp_violations, in_thread, login_page
+from tests.conftest import csp_violations, in_thread, login_page, wait_for_js
 from tests.tracking.helpers import HOME, advance, move, ready_then_dispatched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -28,8 +28,8 @@ def test_with_tiles_the_dashboard_maps_the_deliveries_live(live, tiled, tiles, p
 
     before = leaflet.locator(".pd-pin--driver").bounding_box()
     in_thread(move, driver, HOME[0] - 0.004, HOME[1] - 0.001)
-    page.wait_for_function("(y) => Math.abs(document.querySelector('#dash-leaflet .pd-pin--driver')"
-                           ".getBoundingClientRect().y - y) > 5", arg=before["y"], timeout=15_000)
+    wait_for_js(page, "(y) => Math.abs(document.querySelector('#dash-leaflet .pd-pin--driver')"
+                      ".getBoundingClientRect().y - y) > 5", before["y"], timeout=15)
     second, _ = in_thread(ready_then_dispatched)  # another delivery joins the map
     expect(leaflet.locator(".pd-pin--driver")).to_have_count(2, timeout=15_000)
     assert violations == []

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from pizzadelivery import services
 from pizzadelivery.models import Order
 from tests import factories
-from tests.conftest import csp_violations, in_thread
+from tests.conftest import csp_violations, in_thread, wait_for_js
 from tests.tracking.helpers import HOME, advance, move, ready_then_dispatched, token
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -78,8 +78,8 @@ def test_with_tiles_the_tracker_draws_a_leaflet_map_that_follows_the_driver(live
     driver_pin = page.locator("#trk-leaflet .pd-pin--driver")
     before = driver_pin.bounding_box()
     in_thread(move, driver, HOME[0] - 0.004, HOME[1] - 0.001)
-    page.wait_for_function("(y) => { const r = document.querySelector('#trk-leaflet .pd-pin--driver')"
-                           ".getBoundingClientRect(); return Math.abs(r.y - y) > 5; }", arg=before["y"])
+    wait_for_js(page, "(y) => { const r = document.querySelector('#trk-leaflet .pd-pin--driver')"
+                      ".getBoundingClientRect(); return Math.abs(r.y - y) > 5; }", before["y"])
     after = driver_pin.bounding_box()
     assert after["y"] < before["y"] - 5  # it moved north on the screen, toward the door
     expect(page.locator("#trk-leaflet path.pd-route--done")).to_have_count(1)
@@ -131,10 +131,10 @@ def test_arriving_and_delivered_notify_while_the_tab_is_hidden(live, page, mirro
     assert page.evaluate("window.__notifications") == []
 
     in_thread(move, driver, HOME[0] - 0.001, HOME[1])  # ~150 m: arriving
-    page.wait_for_function("window.__notifications.length === 1")
+    wait_for_js(page, "window.__notifications.length === 1")
     in_thread(move, driver, HOME[0] - 0.0005, HOME[1])  # still arriving: no second one
     in_thread(factories.deliver, order.id)
-    page.wait_for_function("window.__notifications.length === 2")
+    wait_for_js(page, "window.__notifications.length === 2")
     arriving, delivered = page.evaluate("window.__notifications")
     assert arriving["title"] == "Your pizza is almost there" and order.code in arriving["body"]
     assert delivered["title"] == "Delivered. Enjoy your pizza!" and delivered["tag"] == f"{order.code}-delivered"
