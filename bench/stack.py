@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ from pizzadelivery.infra.embedded_redis import RedisServer, default_socket_path
 from pizzadelivery.infra.servers import (
     behind_proxy_env,
     caddy_command,
+    free_port,
     granian_command,
     proxy_env,
     uvicorn_command,
@@ -57,12 +57,6 @@ LAYOUTS = {
 # HTTP_THREADS; tests/bench checks they agree).
 MAKERUN_HTTP_WORKERS = 2
 MAKERUN_HTTP_THREADS = 2
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def raise_open_files_limit() -> tuple[int, int]:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.local_http import Answer, serving_http
 
 
 @dataclass
@@ -24,27 +24,16 @@ class StandIn:
 def serving() -> Iterator[StandIn]:
     stand_in = StandIn()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            parts = urlsplit(self.path)
-            stand_in.queries.append({"path": parts.path, **{k: v[0] for k, v in parse_qs(parts.query).items()},
-                                     "user_agent": self.headers["User-Agent"]})
-            body = json.dumps(stand_in.results if stand_in.status == 200 else {"error": "down"}).encode()
-            self.send_response(stand_in.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(request) -> Answer:
+        parts = urlsplit(request.path)
+        stand_in.queries.append({"path": parts.path, **{k: v[0] for k, v in parse_qs(parts.query).items()},
+                                 "user_agent": request.headers["User-Agent"]})
+        body = json.dumps(stand_in.results if stand_in.status == 200 else {"error": "down"}).encode()
+        return stand_in.status, "application/json", body
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    stand_in.url = f"http://127.0.0.1:{server.server_port}"
-    yield stand_in
-    server.shutdown()
-    server.server_close()
+    with serving_http(answer) as url:
+        stand_in.url = url
+        yield stand_in
 
 
 def hit(lat: float, lng: float, name: str = "Torstraße 1, Mitte, Berlin") -> dict:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.local_http import Answer, serving_http
 
 TILE_PATH = re.compile(r"^/(\d+)/(\d+)/(\d+)\.png$")
 
@@ -39,25 +39,13 @@ def serving() -> Iterator[TileServer]:
     tiles = TileServer()
     body = png()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            match = TILE_PATH.match(self.path)
-            if not match:
-                self.send_error(404)
-                return
-            tiles.requested.append(tuple(int(part) for part in match.groups()))
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(request) -> Answer:
+        match = TILE_PATH.match(request.path)
+        if not match:
+            return 404, "text/plain", b"no such tile"
+        tiles.requested.append(tuple(int(part) for part in match.groups()))
+        return 200, "image/png", body
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    tiles.url = f"http://127.0.0.1:{server.server_port}"
-    yield tiles
-    server.shutdown()
-    server.server_close()
+    with serving_http(answer) as url:
+        tiles.url = url
+        yield tiles
